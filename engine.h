@@ -1,0 +1,78 @@
+/* engine.h: the per-packet path: decode, reassemble, flow, match, verdict. */
+#ifndef FLOWGREP_ENGINE_H
+#define FLOWGREP_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "flow.h"
+#include "match.h"
+#include "pcapio.h"
+#include "stats.h"
+
+/* Unit serials of single packets, decided as soon as they are read. */
+#define UNIT_SINGLE_SELECTED 0xffffffffU
+#define UNIT_SINGLE_REJECTED 0xfffffffeU
+
+/* A selected unit, as report.c prints it. */
+struct engine_report {
+	uint64_t ts_ns;		/* when it was decided */
+	uint64_t first_ts_ns;	/* its first packet */
+	bool is_flow;		/* false: a packet or fragments of its own */
+	uint8_t proto;
+	uint8_t ipver;		/* 0: not IP */
+	const uint8_t *client_addr;
+	const uint8_t *server_addr;
+	uint16_t client_port;
+	uint16_t server_port;
+	uint16_t vlan[2];
+	uint8_t vlan_count;
+	bool matched;
+	const struct match_hit *hit;	/* when matched */
+	const char *pattern;		/* when matched */
+	uint64_t packets;
+	uint64_t bytes;
+};
+
+struct engine_config {
+	int linktype;
+	bool invert;		/* -v */
+	bool hold;		/* stream input: hold undecided flows' packets */
+	uint32_t max_flows;
+	uint64_t tcp_timeout_ns;
+	uint64_t udp_timeout_ns;
+	size_t hold_mem;
+	struct match_set *ms;
+	struct stats *st;
+	/* Writes a packet (hold mode only); may be NULL. */
+	hold_write_fn write;
+	/* Reports a unit as it is selected; may be NULL. */
+	void (*report)(void *ctx, const struct engine_report *r);
+	/* Two-pass mode: the unit of each packet read, in order; may be NULL. */
+	void (*assign)(void *ctx, uint32_t serial);
+	/* Two-pass mode: fragments of unit from now belong to unit to. */
+	void (*alias)(void *ctx, uint32_t from, uint32_t to);
+	void *ctx;
+};
+
+struct engine;
+
+/* Returns NULL when out of memory. cfg is copied. */
+struct engine *engine_new(const struct engine_config *cfg);
+
+/* Processes one record. */
+void engine_packet(struct engine *e, const struct pcap_rec *rec);
+
+/* End of input: decides every undecided unit and writes what is held. */
+void engine_finish(struct engine *e);
+
+/* Whether unit serial was selected (after engine_finish). */
+bool engine_selected(const struct engine *e, uint32_t serial);
+
+/* Marks unit from selected when unit to is (two-pass alias resolution). */
+void engine_resolve_alias(struct engine *e, uint32_t from, uint32_t to);
+
+void engine_free(struct engine *e);
+
+#endif

@@ -1,0 +1,152 @@
+/* flow.h: the flow table, lifetimes, roles, verdicts and held packets. */
+#ifndef FLOWGREP_FLOW_H
+#define FLOWGREP_FLOW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "decode.h"
+#include "match.h"
+#include "reasm.h"
+#include "stats.h"
+
+enum verdict {
+	VERDICT_UNDECIDED = 0,
+	VERDICT_MATCH,
+	VERDICT_NOMATCH,
+};
+
+struct held_pkt;
+
+/*
+ * What selection works on: a flow, a pending IP datagram's fragments, or a
+ * single packet. serial numbers units in order of creation.
+ */
+struct unit {
+	uint32_t serial;
+	uint8_t verdict;	/* enum verdict */
+	bool selected;
+	struct held_pkt *held_head;	/* held packets, in arrival order */
+	struct held_pkt *held_tail;
+};
+
+/* Both endpoints in a fixed order (the lower address/port first). */
+struct flow_key {
+	uint8_t addr[2][16];
+	uint16_t port[2];
+	uint16_t vlan[2];
+	uint8_t vlan_count;
+	uint8_t proto;
+	uint8_t ipver;
+};
+
+enum flow_state {
+	FLOW_OPEN = 0,
+	FLOW_CLOSED,		/* FIN both ways or RST: kept for stray packets */
+};
+
+enum flow_end_reason {
+	FLOW_END_TIMEOUT,
+	FLOW_END_EVICTED,	/* --max-flows */
+	FLOW_END_REUSED,	/* a SYN opened a new connection on the tuple */
+	FLOW_END_FINISH,	/* end of input */
+};
+
+struct flow {
+	struct unit unit;
+	struct flow_key key;
+	uint8_t client;		/* index in key of the client endpoint */
+	uint8_t state;		/* enum flow_state */
+	uint8_t list;		/* which lifetime list it is on */
+	bool midstream;
+	uint64_t first_ts;
+	uint64_t last_ts;
+	uint64_t packets;
+	uint64_t bytes;		/* captured bytes of its packets */
+	struct tcp_conn tcp;
+	struct match_dir md[2];	/* per direction: 0 client, 1 server */
+	struct match_hit hit;	/* valid when unit.verdict is VERDICT_MATCH */
+	uint64_t decided_ts;
+	struct flow *hnext;
+	struct flow *lprev;
+	struct flow *lnext;
+};
+
+/* Closed TCP flows stay this long (capture time) for their stray packets. */
+#define FLOW_CLOSED_TIMEOUT_NS (10ULL * 1000000000ULL)
+
+struct flow_table;
+
+/*
+ * Called when a flow leaves the table; the flow is freed when it returns.
+ * The callee decides an undecided flow and releases its state.
+ */
+typedef void (*flow_end_fn)(void *ctx, struct flow *f, enum flow_end_reason r);
+
+struct flow_table *flow_table_new(uint32_t max_flows, uint64_t tcp_timeout_ns,
+    uint64_t udp_timeout_ns, struct stats *st, flow_end_fn end, void *ctx);
+
+/* Ends every flow (FLOW_END_FINISH), oldest activity first, and frees all. */
+void flow_table_free(struct flow_table *t);
+
+/*
+ * Finds or creates the flow of v (status DECODE_OK) seen at ts. Sets *dir to
+ * 0 when the sender is the client, 1 otherwise, and *created. A SYN without
+ * ACK on a closed TCP flow ends it and opens a new one (port reuse). A new
+ * flow's unit.serial is *next_serial, which is then incremented. May end
+ * older flows through the callback (--max-flows). Returns NULL only when out
+ * of memory.
+ */
+struct flow *flow_lookup(struct flow_table *t, const struct pkt_view *v,
+    uint64_t ts, uint32_t *next_serial, int *dir, bool *created);
+
+/* Marks a TCP flow closed; it lingers FLOW_CLOSED_TIMEOUT_NS. */
+void flow_close(struct flow_table *t, struct flow *f);
+
+/* Ends flows idle past their timeout at ts. */
+void flow_expire(struct flow_table *t, uint64_t ts);
+
+/* Flows in the table now. */
+uint32_t flow_count(const struct flow_table *t);
+
+/* The address and port of the client (which 0) or server (which 1). */
+const uint8_t *flow_addr(const struct flow *f, int which);
+uint16_t flow_port(const struct flow *f, int which);
+
+/*
+ * Records a verdict on an undecided unit; returns whether the unit is now
+ * selected (a match, or no match when invert).
+ */
+bool unit_decide(struct unit *u, enum verdict v, bool invert);
+
+/* ---- held packets (stream input) ---- */
+
+struct hold;
+
+/* A pool holding at most max_bytes of packets. */
+struct hold *hold_new(size_t max_bytes, struct stats *st);
+void hold_free(struct hold *h);
+
+/*
+ * Holds a copy of a packet (16-byte record header, caplen bytes) for u. When
+ * the pool is over its size the oldest held packets of any unit are dropped
+ * and counted in packets_dropped. Returns -1 when out of memory (counted as
+ * dropped too).
+ */
+int hold_add(struct hold *h, struct unit *u, const uint8_t *hdr,
+    const uint8_t *data, uint32_t caplen);
+
+typedef void (*hold_write_fn)(void *ctx, const uint8_t *hdr,
+    const uint8_t *data, uint32_t caplen);
+
+/* Passes u's held packets in order to fn (if not NULL), then frees them. */
+void hold_release(struct hold *h, struct unit *u, hold_write_fn fn, void *ctx);
+
+/* Moves from's held packets into to, keeping arrival order. */
+void hold_merge(struct hold *h, struct unit *to, struct unit *from);
+
+/* Bytes held now. */
+size_t hold_bytes(const struct hold *h);
+
+#endif

@@ -1,0 +1,103 @@
+/* match.h: compiled pattern sets and per-direction streaming match state. */
+#ifndef FLOWGREP_MATCH_H
+#define FLOWGREP_MATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stats.h"
+
+#define MATCH_ERRBUF_SIZE 512
+#define MATCH_CLIENT 0x1	/* the pattern applies to the client stream */
+#define MATCH_SERVER 0x2	/* ... and/or to the server stream */
+#define MATCH_EXCERPT_MAX 64
+#define MATCH_WINDOW_DEFAULT (64U * 1024)
+
+/* A match: which pattern, in which direction, where in the stream. */
+struct match_hit {
+	int pattern;		/* index in the order patterns were added */
+	int dir;		/* 0 client stream, 1 server stream */
+	uint64_t offset;	/* stream offset of the first matched byte */
+	uint32_t len;		/* bytes matched */
+	uint8_t excerpt[MATCH_EXCERPT_MAX];
+	uint32_t excerpt_len;	/* first bytes of the match */
+};
+
+/*
+ * Streaming state of one direction of one flow: owned by the flow, passed in
+ * here. Zero-initialised is the start of a stream. Holds only bytes a match
+ * in progress may still need (at most the window), in a buffer allocated on
+ * first need.
+ */
+struct match_dir {
+	uint8_t *buf;		/* retained bytes: stream [base, base + len) */
+	uint32_t len;
+	uint32_t cap;
+	uint64_t base;
+	uint64_t scan_from;	/* stream offset the next scan starts at */
+	uint64_t fed;		/* stream bytes seen (up to depth) */
+	bool after_gap;		/* buffer start is not the stream start */
+	bool done;		/* depth reached: nothing more is matched */
+};
+
+struct match_set;
+
+/* An empty set; NULL only when out of memory. */
+struct match_set *match_set_new(void);
+void match_set_free(struct match_set *ms);
+
+/*
+ * Adds a pattern (len bytes, may contain NUL) for the directions in dirs.
+ * origin names it in errors ("-a", "-f rules.txt:12"). Compiles at once;
+ * returns -1 with errbuf set to "bad pattern 'X' (origin): message at
+ * column N" when it does not compile.
+ */
+int match_set_add(struct match_set *ms, const char *pat, size_t len,
+    unsigned dirs, bool caseless, const char *origin, char *errbuf);
+
+/* Sets the window (bytes a partial match may span) and depth (0: all). */
+void match_set_limits(struct match_set *ms, uint32_t window, uint64_t depth);
+
+/* Number of patterns, and the text of pattern i (NUL-terminated copy). */
+int match_set_count(const struct match_set *ms);
+const char *match_set_pattern(const struct match_set *ms, int i);
+
+/* True when some pattern applies to direction dir (0 client, 1 server). */
+bool match_set_has_dir(const struct match_set *ms, int dir);
+
+/*
+ * The first pattern (in order) that matches the empty string, as a hit at
+ * offset 0; returns false if none does. Such a pattern selects every flow.
+ */
+bool match_empty(const struct match_set *ms, struct match_hit *hit);
+
+/* Stats for window overflows and depth; may be NULL. */
+void match_set_stats(struct match_set *ms, struct stats *st);
+
+/*
+ * Feeds the next len bytes of direction dir's stream. Returns true and fills
+ * hit at the first match; the direction's state is then of no further use.
+ * Bytes past --depth are ignored. Does not copy data unless a match may span
+ * into the next call.
+ */
+bool match_feed(struct match_set *ms, struct match_dir *md, int dir,
+    const uint8_t *data, uint32_t len, struct match_hit *hit);
+
+/* Bytes were lost: no match may span this point; ^ no longer matches. */
+void match_gap(struct match_set *ms, struct match_dir *md, uint32_t len);
+
+/* True when dir has reached --depth (no more bytes will be matched). */
+bool match_dir_done(const struct match_set *ms, const struct match_dir *md);
+
+/* Frees the buffer of md and resets it to the start of a stream. */
+void match_dir_release(struct match_dir *md);
+
+/*
+ * Matches one datagram (UDP, other IP) on its own against every pattern,
+ * whatever its direction. dir is recorded in hit.
+ */
+bool match_datagram(struct match_set *ms, int dir, const uint8_t *data,
+    uint32_t len, struct match_hit *hit);
+
+#endif

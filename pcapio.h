@@ -1,0 +1,98 @@
+/* pcapio.h: capture input (classic pcap, pcapng, stdin), BPF, pcap output. */
+#ifndef FLOWGREP_PCAPIO_H
+#define FLOWGREP_PCAPIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stats.h"
+
+#define PCAPIO_ERRBUF_SIZE 512
+#define PCAPIO_FILE_HEADER_LEN 24
+#define PCAPIO_RECORD_HEADER_LEN 16
+/* Largest record accepted, as libpcap: anything bigger is damage. */
+#define PCAPIO_MAX_CAPLEN 262144
+
+/* Link types flowgrep decodes (LINKTYPE_* values of the pcap format). */
+#define LINKTYPE_NULL 0
+#define LINKTYPE_ETHERNET 1
+#define LINKTYPE_RAW 101
+#define LINKTYPE_LOOP 108
+#define LINKTYPE_LINUX_SLL 113
+#define LINKTYPE_IPV4 228
+#define LINKTYPE_IPV6 229
+#define LINKTYPE_LINUX_SLL2 276
+
+/*
+ * One record. hdr is the 16-byte classic pcap record header to write for it:
+ * the bytes as read for classic pcap input (so output is byte-identical), or
+ * one built in host byte order at the input's precision for pcapng. data and
+ * hdr stay valid until the next pcapio_next() on the same input.
+ */
+struct pcap_rec {
+	uint64_t ts_ns;		/* capture time, ns since the epoch */
+	uint32_t caplen;
+	uint32_t wirelen;
+	const uint8_t *data;
+	uint8_t hdr[PCAPIO_RECORD_HEADER_LEN];
+	uint64_t index;		/* 0-based, counting records that passed the filter */
+};
+
+struct pcapio_in;
+struct pcapio_out;
+
+/*
+ * Opens a capture file, or standard input for "-". Reads and checks the file
+ * header (pcap: either byte order, usec or nsec; pcapng: section header and
+ * the first interface). Returns NULL with errbuf set ("not a pcap or pcapng
+ * file", "unsupported pcap version 1.0", ...) on failure; nothing is left open.
+ */
+struct pcapio_in *pcapio_open(const char *path, struct stats *st, char *errbuf);
+
+/* Closes the input; NULL is ignored. */
+void pcapio_close(struct pcapio_in *in);
+
+/* The link type, snap length and precision (true: nanoseconds) of the input. */
+int pcapio_linktype(const struct pcapio_in *in);
+uint32_t pcapio_snaplen(const struct pcapio_in *in);
+bool pcapio_nano(const struct pcapio_in *in);
+
+/* The 24-byte pcap file header output files get (the input's own, for pcap). */
+const uint8_t *pcapio_file_header(const struct pcapio_in *in);
+
+/* True when the input is a regular file that can be read a second time. */
+bool pcapio_rewindable(const struct pcapio_in *in);
+
+/*
+ * Compiles a BPF filter expression for the input's link type and applies it
+ * to every later record. Returns -1 with errbuf set if it does not compile.
+ */
+int pcapio_set_filter(struct pcapio_in *in, const char *expr, char *errbuf);
+
+/*
+ * Reads the next record that passes the filter. Returns 1 and fills rec; 0 at
+ * the clean end of the input; -1 when the input is damaged or unreadable, with
+ * errbuf describing where and why (the records before it were all returned).
+ */
+int pcapio_next(struct pcapio_in *in, struct pcap_rec *rec, char *errbuf);
+
+/* Goes back to the first record for a second pass. Returns -1 on failure. */
+int pcapio_rewind(struct pcapio_in *in, char *errbuf);
+
+/*
+ * Opens pcap output ("-" is standard output) and writes the file header of
+ * in. Refuses a terminal. Returns NULL with errbuf set on failure.
+ * With unbuffered, every record is flushed as it is written (-U).
+ */
+struct pcapio_out *pcapio_out_open(const char *path, const struct pcapio_in *in,
+    bool unbuffered, struct stats *st, char *errbuf);
+
+/* Writes one record: its 16-byte header then caplen bytes. -1 on error. */
+int pcapio_write(struct pcapio_out *out, const uint8_t *hdr,
+    const uint8_t *data, uint32_t caplen);
+
+/* Flushes and closes the output. Returns -1 with errbuf set on error. */
+int pcapio_out_close(struct pcapio_out *out, char *errbuf);
+
+#endif
