@@ -53,6 +53,19 @@ struct engine_config {
 	void (*assign)(void *ctx, uint32_t serial);
 	/* Two-pass mode: fragments of unit from now belong to unit to. */
 	void (*alias)(void *ctx, uint32_t from, uint32_t to);
+	/*
+	 * Reassembled bytes of every TCP flow and every UDP/other payload, in
+	 * stream order, dir 0 client and 1 server; gaps as stream_gap. With
+	 * full_streams, flows keep being reassembled after their verdict
+	 * (for logging and tests); otherwise reassembly stops at the verdict.
+	 */
+	void (*stream)(void *ctx, const struct flow *f, int dir,
+	    const uint8_t *p, uint32_t len);
+	void (*stream_gap)(void *ctx, const struct flow *f, int dir,
+	    uint32_t len);
+	/* A flow leaves the table (after its last stream bytes). */
+	void (*flow_end)(void *ctx, const struct flow *f);
+	bool full_streams;
 	void *ctx;
 };
 
