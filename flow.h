@@ -143,6 +143,15 @@ typedef void (*hold_write_fn)(void *ctx, const uint8_t *hdr,
 /* Passes u's held packets in order to fn (if not NULL), then frees them. */
 void hold_release(struct hold *h, struct unit *u, hold_write_fn fn, void *ctx);
 
+/*
+ * At the end of input: detaches u's held packets, marking them to be written
+ * (write) or not by hold_drain, which then keeps the input's order across units.
+ */
+void hold_detach(struct hold *h, struct unit *u, bool write);
+
+/* Writes the detached packets marked for writing, in arrival order; frees all. */
+void hold_drain(struct hold *h, hold_write_fn fn, void *ctx);
+
 /* Moves from's held packets into to, keeping arrival order. */
 void hold_merge(struct hold *h, struct unit *to, struct unit *from);
 
