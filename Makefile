@@ -33,7 +33,7 @@ BIN = flowgrep
 
 CHECK_SRCS = $(wildcard tests/check_*.c)
 CHECK_BINS = $(CHECK_SRCS:tests/%.c=$(BUILD)/%)
-TOOL_BINS = $(BUILD)/mkcap $(BUILD)/nidsdump
+TOOL_BINS = $(BUILD)/mkcap $(BUILD)/nidsdump $(BUILD)/streamdump
 
 all: $(BIN)
 
@@ -55,8 +55,20 @@ $(BUILD)/mkcap: tests/mkcap.c | $(BUILD)
 $(BUILD)/nidsdump: tests/nidsdump.c | $(BUILD)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(NIDS_LIBS)
 
+$(BUILD)/streamdump: tests/streamdump.c $(MODOBJS) | $(BUILD)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -I. -o $@ $< $(MODOBJS) \
+		$(PKG_LIBS) -lm
+
 $(BUILD):
 	mkdir -p $@
+
+# Runs flowgrep on a small capture of its own making.
+demo: $(BIN) $(BUILD)/mkcap
+	@mkdir -p tests/out
+	$(BUILD)/mkcap split-match tests/out/demo.pcap
+	./flowgrep -r tests/out/demo.pcap -a 'secret-token'
+	./flowgrep -q -r tests/out/demo.pcap -a 'secret-token' -w tests/out/demo-out.pcap
+	tcpdump -nn -r tests/out/demo-out.pcap
 
 check: $(BIN) $(CHECK_BINS) $(TOOL_BINS)
 	@set -e; for t in $(CHECK_BINS); do echo "== $$t"; \
@@ -74,6 +86,6 @@ uninstall:
 clean:
 	rm -rf build build-* $(BIN) tests/out
 
-.PHONY: all check install uninstall clean
+.PHONY: all check demo install uninstall clean
 
 -include $(wildcard $(BUILD)/*.d)
