@@ -328,8 +328,8 @@ parse_options(struct options *o, int argc, char **argv)
 		}
 	}
 	if (o->npatterns == 0)
-		usage_error("no pattern given (use -a, -c, -s, -f or -F)%s",
-		    "");
+		errx(EXIT_TROUBLE, "no pattern given (use -a, -c, -s, -f "
+		    "or -F)");
 	if (optind < argc)
 		o->filter = join_args(argc - optind, argv + optind);
 }
