@@ -39,6 +39,7 @@ struct match_dir {
 	uint64_t fed;		/* stream bytes seen (up to depth) */
 	bool after_gap;		/* buffer start is not the stream start */
 	bool done;		/* depth reached: nothing more is matched */
+	bool overflow;		/* the last feed cut a match at the window */
 };
 
 struct match_set;

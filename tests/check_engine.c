@@ -1,5 +1,6 @@
 /* check_engine.c: the per-packet path end to end, on frames built here. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
