@@ -264,6 +264,9 @@ static const struct reasm_sink *
 flow_sink(struct engine *e, struct flow *f)
 {
 	e->cur = f;
+	/* A closed connection's stream is over, whatever still arrives. */
+	if (f->state == FLOW_CLOSED)
+		return NULL;
 	if (f->unit.verdict == VERDICT_UNDECIDED || e->cfg.full_streams)
 		return &e->sink;
 	return NULL;

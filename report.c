@@ -99,7 +99,7 @@ void
 report_line(FILE *out, const struct engine_report *r, bool nano)
 {
 	char pbuf[16];
-	bool ports = r->proto == 6 || r->proto == 17;
+	bool ports = r->is_flow && (r->proto == 6 || r->proto == 17);
 
 	timestamp(out, r->ts_ns, nano);
 	if (r->ipver == 0)

@@ -1,0 +1,1369 @@
+/* pcapio.c: reads classic pcap and pcapng with its own buffer, BPF, pcap output. */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <pcap.h>
+
+#include "pcapio.h"
+
+/*
+ * Input is read with read(2) into one buffer that is reused for every
+ * record, so a file costs one system call per megabyte, not per packet. The
+ * buffer grows only for a record or block larger than itself.
+ */
+#define PCAPIO_BUF_SIZE (1024U * 1024)
+/* Output is gathered into a buffer of this size between write(2) calls. */
+#define PCAPIO_OUT_BUF_SIZE (1024U * 1024)
+/*
+ * A header's snap length raises the largest record accepted above
+ * PCAPIO_MAX_CAPLEN, but no further than this: a damaged header must not
+ * make us buffer gigabytes for one record.
+ */
+#define PCAPIO_SNAPLEN_CEILING (16U * 1024 * 1024)
+/* The largest pcapng block that is read whole (packet, interface, section). */
+#define PCAPNG_MAX_BLOCK (PCAPIO_SNAPLEN_CEILING + 1024U * 1024)
+/*
+ * At open, pcapng input is read ahead to its first packet block to learn the
+ * output link type; past this many bytes the first interface is used.
+ */
+#define PCAPNG_LOOKAHEAD_MAX (16U * 1024 * 1024)
+/* Interfaces one pcapng section may describe. */
+#define PCAPNG_MAX_INTERFACES 65536U
+/* The snap length written for pcapng interfaces that declare none. */
+#define PCAPIO_DEFAULT_SNAPLEN 262144U
+
+#define PCAP_MAGIC_USEC 0xa1b2c3d4U
+#define PCAP_MAGIC_NSEC 0xa1b23c4dU
+#define PCAP_SWAPPED_USEC 0xd4c3b2a1U
+#define PCAP_SWAPPED_NSEC 0x4d3cb2a1U
+/* Bits 16-25 of the link type field must be zero; 26-31 describe the FCS. */
+#define PCAP_LINKTYPE_RESERVED 0x03ff0000U
+
+/* pcapng block types and options (draft-ietf-opsawg-pcapng). */
+#define PCAPNG_SHB 0x0a0d0d0aU
+#define PCAPNG_BOM 0x1a2b3c4dU
+#define PCAPNG_SWAPPED_BOM 0x4d3c2b1aU
+#define PCAPNG_IDB 1U
+#define PCAPNG_PB 2U
+#define PCAPNG_SPB 3U
+#define PCAPNG_EPB 6U
+#define PCAPNG_OPT_END 0
+#define PCAPNG_OPT_TSRESOL 9
+#define PCAPNG_OPT_TSOFFSET 14
+/* Fixed parts: block header (8) and the fields before the packet data. */
+#define PCAPNG_EPB_FIXED 28U
+#define PCAPNG_SPB_FIXED 12U
+#define PCAPNG_SHB_MIN 28U
+#define PCAPNG_IDB_MIN 20U
+
+#define NS_PER_SEC 1000000000ULL
+
+struct pcapng_iface {
+	uint16_t linktype;
+	uint32_t snaplen;
+	uint64_t units;		/* timestamp units per second (if_tsresol) */
+	int64_t offset;		/* seconds added to timestamps (if_tsoffset) */
+};
+
+struct pcapio_in {
+	int fd;
+	bool own_fd;
+	bool regular;
+	off_t base;		/* offset in fd where the capture starts */
+	struct stats *st;
+
+	/* Read buffer: valid bytes are buf[start, end). */
+	uint8_t *buf;
+	size_t cap;
+	size_t start;
+	size_t end;
+	bool eof;
+	uint64_t pos;		/* stream offset of buf[start] */
+
+	/* Output view of the input. */
+	bool ng;
+	bool nano;
+	int linktype;
+	uint32_t snaplen;
+	uint8_t fhdr[PCAPIO_FILE_HEADER_LEN];
+
+	/* Classic pcap. */
+	bool swap;		/* file (or pcapng section) in the other byte order */
+	bool file_nano;
+	int lengths;		/* LENGTHS_* */
+	uint32_t limit;		/* largest capture length accepted */
+
+	/* pcapng: interfaces of the current section. */
+	struct pcapng_iface *ifs;
+	uint32_t nifs;
+	uint32_t ifs_cap;
+
+	/* Position. */
+	uint64_t recno;		/* records met this pass, filtered or not */
+	uint64_t recno_hi;	/* records already counted in st */
+	uint64_t index;		/* records returned this pass */
+
+	/* BPF. */
+	struct bpf_program bpf;
+	bool have_bpf;
+
+	/* Damage is final: later calls repeat the message. */
+	bool failed;
+	char err[PCAPIO_ERRBUF_SIZE];
+};
+
+/*
+ * libpcap before 0.9.2 (file versions 2.0 to 2.2) wrote caplen and len in
+ * each other's place; 2.3 files may or may not have them swapped. libpcap
+ * and Wireshark swap them back, and so do we.
+ */
+enum {
+	LENGTHS_NOT_SWAPPED,
+	LENGTHS_MAYBE_SWAPPED,
+	LENGTHS_SWAPPED,
+};
+
+struct pcapio_out {
+	int fd;
+	bool own_fd;
+	bool unbuffered;
+	struct stats *st;
+	uint8_t *buf;
+	size_t len;
+	int err;		/* first write error, 0 if none */
+};
+
+static void in_error(struct pcapio_in *, char *, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Formats a final input error into in->err and errbuf. */
+static void
+in_error(struct pcapio_in *in, char *errbuf, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(in->err, sizeof(in->err), fmt, ap);
+	va_end(ap);
+	in->failed = true;
+	if (errbuf != NULL)
+		snprintf(errbuf, PCAPIO_ERRBUF_SIZE, "%s", in->err);
+}
+
+static uint16_t
+rd16(const struct pcapio_in *in, const uint8_t *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return in->swap ? __builtin_bswap16(v) : v;
+}
+
+static uint32_t
+rd32(const struct pcapio_in *in, const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return in->swap ? __builtin_bswap32(v) : v;
+}
+
+static uint64_t
+rd64(const struct pcapio_in *in, const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return in->swap ? __builtin_bswap64(v) : v;
+}
+
+static uint64_t
+max_u64(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
+/* The largest capture length believed for a given snap length. */
+static uint32_t
+caplen_limit(uint32_t snaplen)
+{
+	if (snaplen > PCAPIO_SNAPLEN_CEILING)
+		snaplen = PCAPIO_SNAPLEN_CEILING;
+	return (uint32_t)max_u64(snaplen, PCAPIO_MAX_CAPLEN);
+}
+
+/* The stream offset of the byte at buf[start + rel], for messages. */
+static uint64_t
+in_offset(const struct pcapio_in *in, size_t rel)
+{
+	return (in->regular ? (uint64_t)in->base : 0) + in->pos + rel;
+}
+
+/*
+ * Makes n bytes available at buf + start, reading as much as the buffer
+ * holds per read(2) and retrying short reads and EINTR. Returns the bytes
+ * available, fewer than n only at the end of the input, or -1 with errno set
+ * on a read error or when the buffer cannot grow.
+ */
+static ssize_t
+in_fill(struct pcapio_in *in, size_t n)
+{
+	size_t have = in->end - in->start;
+
+	if (have >= n)
+		return (ssize_t)have;
+	/*
+	 * Compact when the record would not fit behind start, or when half the
+	 * buffer is already consumed, so reads stay large.
+	 */
+	if (in->start + n > in->cap || in->start >= in->cap / 2) {
+		memmove(in->buf, in->buf + in->start, have);
+		in->start = 0;
+		in->end = have;
+	}
+	if (n > in->cap) {
+		size_t ncap = (n + PCAPIO_BUF_SIZE - 1) / PCAPIO_BUF_SIZE *
+		    PCAPIO_BUF_SIZE;
+		uint8_t *nbuf = realloc(in->buf, ncap);
+
+		if (nbuf == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+		in->buf = nbuf;
+		in->cap = ncap;
+	}
+	while (in->end - in->start < n && !in->eof) {
+		ssize_t r = read(in->fd, in->buf + in->end, in->cap - in->end);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (r == 0)
+			in->eof = true;
+		in->end += (size_t)r;
+	}
+	return (ssize_t)(in->end - in->start);
+}
+
+static void
+in_consume(struct pcapio_in *in, size_t n)
+{
+	in->start += n;
+	in->pos += n;
+}
+
+/* Resets the buffer after a seek to stream offset pos. */
+static void
+in_reset(struct pcapio_in *in, uint64_t pos)
+{
+	in->start = in->end = 0;
+	in->eof = false;
+	in->pos = pos;
+}
+
+/* Counts a record in st only the first time the file is read. */
+static bool
+in_first_pass(struct pcapio_in *in)
+{
+	if (in->recno <= in->recno_hi)
+		return false;
+	in->recno_hi = in->recno;
+	return in->st != NULL;
+}
+
+/*
+ * Applies the filter to a record. Returns true when it passes; a rejected
+ * record is counted in packets_filtered on the first pass.
+ */
+static bool
+in_filter(struct pcapio_in *in, struct pcap_rec *rec, bool count)
+{
+	struct pcap_pkthdr h;
+
+	if (in->have_bpf) {
+		memset(&h, 0, sizeof(h));
+		h.caplen = rec->caplen;
+		h.len = rec->wirelen;
+		if (pcap_offline_filter(&in->bpf, &h, rec->data) == 0) {
+			if (count)
+				in->st->packets_filtered++;
+			return false;
+		}
+	}
+	if (count) {
+		in->st->packets_read++;
+		in->st->bytes_read += rec->caplen;
+	}
+	rec->index = in->index++;
+	return true;
+}
+
+/* Fills errbuf with the "record N at byte offset X: " prefix and a reason. */
+static int
+rec_error(struct pcapio_in *in, char *errbuf, const char *why)
+{
+	in_error(in, errbuf, "record %" PRIu64 " at byte offset %" PRIu64
+	    ": %s", in->recno + 1, in_offset(in, 0), why);
+	return -1;
+}
+
+static int
+rec_truncated(struct pcapio_in *in, char *errbuf)
+{
+	return rec_error(in, errbuf,
+	    "file ends in the middle of a record (truncated capture)");
+}
+
+static int
+rec_read_error(struct pcapio_in *in, char *errbuf)
+{
+	char why[PCAPIO_ERRBUF_SIZE];
+
+	snprintf(why, sizeof(why), "read error: %s", strerror(errno));
+	return rec_error(in, errbuf, why);
+}
+
+static int
+rec_too_long(struct pcapio_in *in, char *errbuf, uint32_t caplen,
+    uint32_t limit)
+{
+	char why[PCAPIO_ERRBUF_SIZE];
+
+	snprintf(why, sizeof(why),
+	    "capture length %" PRIu32 " exceeds the maximum %" PRIu32,
+	    caplen, limit);
+	return rec_error(in, errbuf, why);
+}
+
+/* ---- classic pcap ---- */
+
+static int
+pcap_open_header(struct pcapio_in *in, char *errbuf)
+{
+	uint32_t magic, field;
+	uint16_t major, minor;
+	ssize_t n;
+
+	n = in_fill(in, PCAPIO_FILE_HEADER_LEN);
+	if (n < 0) {
+		in_error(in, errbuf, "%s", strerror(errno));
+		return -1;
+	}
+	if (n < PCAPIO_FILE_HEADER_LEN) {
+		in_error(in, errbuf, "file ends inside the pcap file header");
+		return -1;
+	}
+	memcpy(in->fhdr, in->buf + in->start, PCAPIO_FILE_HEADER_LEN);
+	memcpy(&magic, in->fhdr, sizeof(magic));
+	in->swap = magic == PCAP_SWAPPED_USEC || magic == PCAP_SWAPPED_NSEC;
+	in->file_nano = magic == PCAP_MAGIC_NSEC || magic == PCAP_SWAPPED_NSEC;
+	in->nano = in->file_nano;
+	major = rd16(in, in->fhdr + 4);
+	minor = rd16(in, in->fhdr + 6);
+	if (major != 2) {
+		in_error(in, errbuf, "unsupported pcap version %u.%u", major,
+		    minor);
+		return -1;
+	}
+	in->snaplen = rd32(in, in->fhdr + 16);
+	field = rd32(in, in->fhdr + 20);
+	if (field & PCAP_LINKTYPE_RESERVED) {
+		in_error(in, errbuf,
+		    "link type field has reserved bits set (0x%08" PRIx32 ")",
+		    field);
+		return -1;
+	}
+	in->linktype = (int)(field & 0xffff);
+	in->limit = caplen_limit(in->snaplen);
+	if (minor < 3)
+		in->lengths = LENGTHS_SWAPPED;
+	else if (minor == 3)
+		in->lengths = LENGTHS_MAYBE_SWAPPED;
+	else
+		in->lengths = LENGTHS_NOT_SWAPPED;
+	in_consume(in, PCAPIO_FILE_HEADER_LEN);
+	return 0;
+}
+
+static int
+pcap_next_rec(struct pcapio_in *in, struct pcap_rec *rec, char *errbuf)
+{
+	const uint8_t *p;
+	uint32_t caplen, wirelen, sec, frac;
+	ssize_t n;
+	bool count;
+
+	for (;;) {
+		n = in_fill(in, PCAPIO_RECORD_HEADER_LEN);
+		if (n < 0)
+			return rec_read_error(in, errbuf);
+		if (n == 0)
+			return 0;
+		if (n < PCAPIO_RECORD_HEADER_LEN)
+			return rec_truncated(in, errbuf);
+		p = in->buf + in->start;
+		caplen = rd32(in, p + 8);
+		wirelen = rd32(in, p + 12);
+		if (in->lengths == LENGTHS_SWAPPED ||
+		    (in->lengths == LENGTHS_MAYBE_SWAPPED && caplen > wirelen)) {
+			uint32_t t = caplen;
+
+			caplen = wirelen;
+			wirelen = t;
+		}
+		if (caplen > in->limit)
+			return rec_too_long(in, errbuf, caplen, in->limit);
+		n = in_fill(in, PCAPIO_RECORD_HEADER_LEN + (size_t)caplen);
+		if (n < 0)
+			return rec_read_error(in, errbuf);
+		if ((size_t)n < PCAPIO_RECORD_HEADER_LEN + (size_t)caplen)
+			return rec_truncated(in, errbuf);
+		p = in->buf + in->start;
+		sec = rd32(in, p);
+		frac = rd32(in, p + 4);
+		/* No check on frac: files with frac >= 1e9 exist; keep them. */
+		rec->ts_ns = (uint64_t)sec * NS_PER_SEC +
+		    (uint64_t)frac * (in->file_nano ? 1 : 1000);
+		rec->caplen = caplen;
+		rec->wirelen = wirelen;
+		memcpy(rec->hdr, p, PCAPIO_RECORD_HEADER_LEN);
+		rec->data = p + PCAPIO_RECORD_HEADER_LEN;
+		in_consume(in, PCAPIO_RECORD_HEADER_LEN + (size_t)caplen);
+		in->recno++;
+		count = in_first_pass(in);
+		if (in_filter(in, rec, count))
+			return 1;
+	}
+}
+
+/* ---- pcapng ---- */
+
+/* Computes a * b / c without overflow, for a < c. */
+static uint64_t
+muldiv64(uint64_t a, uint64_t b, uint64_t c)
+{
+#ifdef __SIZEOF_INT128__
+	return (uint64_t)((unsigned __int128)a * b / c);
+#else
+	return (uint64_t)((long double)a * b / c);
+#endif
+}
+
+/*
+ * Decodes if_tsresol: the low 7 bits are a negative power of 10, or of 2
+ * when the top bit is set. Returns 0 for a resolution finer than 64 bits of
+ * units per second can express.
+ */
+static uint64_t
+tsresol_units(uint8_t v)
+{
+	uint64_t u = 1;
+	unsigned i;
+
+	if (v & 0x80)
+		return (v & 0x7f) <= 63 ? 1ULL << (v & 0x7f) : 0;
+	if (v > 19)
+		return 0;
+	for (i = 0; i < v; i++)
+		u *= 10;
+	return u;
+}
+
+static int
+ng_corrupt(struct pcapio_in *in, char *errbuf, size_t rel, const char *why)
+{
+	in_error(in, errbuf, "block at byte offset %" PRIu64
+	    ": %s (corrupt block)", in_offset(in, rel), why);
+	return -1;
+}
+
+/* One option of a pcapng block. */
+struct ng_opt {
+	uint16_t code;
+	uint16_t len;
+	const uint8_t *val;
+};
+
+/*
+ * Steps to the next option of the options area [*p, end). Returns 1 with o
+ * filled, 0 at opt_endofopt or the end of the area, -1 with why set when an
+ * option runs past the end of its block.
+ */
+static int
+ng_opt_next(struct pcapio_in *in, const uint8_t **p, const uint8_t *end,
+    struct ng_opt *o, char *why, size_t whylen)
+{
+	size_t room = (size_t)(end - *p), padded;
+
+	if (room < 4)
+		return 0;
+	o->code = rd16(in, *p);
+	o->len = rd16(in, *p + 2);
+	if (o->code == PCAPNG_OPT_END)
+		return 0;
+	padded = ((size_t)o->len + 3) & ~(size_t)3;
+	if (padded > room - 4) {
+		snprintf(why, whylen, "option %u of length %u runs past the "
+		    "end of its block", o->code, o->len);
+		return -1;
+	}
+	o->val = *p + 4;
+	*p += 4 + padded;
+	return 1;
+}
+
+static bool
+is_packet_block(uint32_t type)
+{
+	return type == PCAPNG_EPB || type == PCAPNG_SPB || type == PCAPNG_PB;
+}
+
+/*
+ * Reads the framing of the block at buf[start + rel]: type and total length
+ * (a section header's own byte-order magic sets in->swap first). Returns 1
+ * with the block wholly buffered when its length allows, 0 at a clean end,
+ * -1 with errbuf set on damage. *whole tells whether the block is buffered;
+ * blocks longer than PCAPNG_MAX_BLOCK are not, and are only skippable.
+ */
+static int
+ng_frame(struct pcapio_in *in, size_t rel, uint32_t *type, uint32_t *len,
+    char *errbuf)
+{
+	const uint8_t *p;
+	uint32_t bom;
+	ssize_t n;
+
+	n = in_fill(in, rel + 12);
+	if (n < 0) {
+		in_error(in, errbuf, "block at byte offset %" PRIu64
+		    ": read error: %s", in_offset(in, rel), strerror(errno));
+		return -1;
+	}
+	if ((size_t)n == rel)
+		return 0;
+	p = in->buf + in->start + rel;
+	if ((size_t)n < rel + 12) {
+		if ((size_t)n >= rel + 4 && rel == 0 && is_packet_block(
+		    rd32(in, p)))
+			return rec_truncated(in, errbuf);
+		in_error(in, errbuf, "block at byte offset %" PRIu64
+		    ": file ends in the middle of a block (truncated capture)",
+		    in_offset(in, rel));
+		return -1;
+	}
+	memcpy(type, p, 4);
+	if (*type == PCAPNG_SHB) {
+		memcpy(&bom, p + 8, 4);
+		if (bom == PCAPNG_BOM)
+			in->swap = false;
+		else if (bom == PCAPNG_SWAPPED_BOM)
+			in->swap = true;
+		else
+			return ng_corrupt(in, errbuf, rel,
+			    "section header has a bad byte-order magic");
+	} else {
+		*type = rd32(in, p);
+	}
+	*len = rd32(in, p + 4);
+	if (*len < 12 || *len % 4 != 0) {
+		char why[64];
+
+		snprintf(why, sizeof(why), "invalid block length %" PRIu32,
+		    *len);
+		return ng_corrupt(in, errbuf, rel, why);
+	}
+	return 1;
+}
+
+/*
+ * Buffers the whole block of length len at buf[start + rel] and checks its
+ * trailing length. Returns a pointer to it, or NULL with errbuf set; a
+ * packet block cut short is reported as a truncated record.
+ */
+static const uint8_t *
+ng_load(struct pcapio_in *in, size_t rel, uint32_t len, bool record,
+    char *errbuf)
+{
+	const uint8_t *p;
+	ssize_t n;
+	char why[128];
+
+	if (len > PCAPNG_MAX_BLOCK) {
+		snprintf(why, sizeof(why), "block length %" PRIu32
+		    " exceeds the maximum %u", len, PCAPNG_MAX_BLOCK);
+		ng_corrupt(in, errbuf, rel, why);
+		return NULL;
+	}
+	n = in_fill(in, rel + len);
+	if (n < 0) {
+		if (record)
+			rec_read_error(in, errbuf);
+		else
+			in_error(in, errbuf, "block at byte offset %" PRIu64
+			    ": read error: %s", in_offset(in, rel),
+			    strerror(errno));
+		return NULL;
+	}
+	if ((size_t)n < rel + len) {
+		if (record)
+			rec_truncated(in, errbuf);
+		else
+			in_error(in, errbuf, "block at byte offset %" PRIu64
+			    ": file ends in the middle of a block (truncated "
+			    "capture)", in_offset(in, rel));
+		return NULL;
+	}
+	p = in->buf + in->start + rel;
+	if (rd32(in, p + len - 4) != len) {
+		snprintf(why, sizeof(why), "trailing block length %" PRIu32
+		    " differs from the leading %" PRIu32, rd32(in, p + len - 4),
+		    len);
+		ng_corrupt(in, errbuf, rel, why);
+		return NULL;
+	}
+	return p;
+}
+
+/* Checks a section header block: version 1.x, options inside the block. */
+static int
+ng_check_shb(struct pcapio_in *in, size_t rel, const uint8_t *p, uint32_t len,
+    char *errbuf)
+{
+	const uint8_t *o = p + 24, *end = p + len - 4;
+	uint16_t major, minor;
+	struct ng_opt opt;
+	char why[128];
+	int r;
+
+	if (len < PCAPNG_SHB_MIN)
+		return ng_corrupt(in, errbuf, rel,
+		    "section header block too short");
+	major = rd16(in, p + 12);
+	minor = rd16(in, p + 14);
+	if (major != 1) {
+		if (in_offset(in, rel) == 0)
+			in_error(in, errbuf, "unsupported pcapng version %u.%u",
+			    major, minor);
+		else
+			in_error(in, errbuf, "block at byte offset %" PRIu64
+			    ": unsupported pcapng version %u.%u",
+			    in_offset(in, rel), major, minor);
+		return -1;
+	}
+	while ((r = ng_opt_next(in, &o, end, &opt, why, sizeof(why))) > 0)
+		;
+	if (r < 0)
+		return ng_corrupt(in, errbuf, rel, why);
+	return 0;
+}
+
+/* Parses an interface description block into *ifc. */
+static int
+ng_parse_idb(struct pcapio_in *in, size_t rel, const uint8_t *p, uint32_t len,
+    struct pcapng_iface *ifc, char *errbuf)
+{
+	const uint8_t *o = p + 16, *end = p + len - 4;
+	struct ng_opt opt;
+	char why[128];
+	int r;
+
+	if (len < PCAPNG_IDB_MIN)
+		return ng_corrupt(in, errbuf, rel,
+		    "interface description block too short");
+	ifc->linktype = rd16(in, p + 8);
+	ifc->snaplen = rd32(in, p + 12);
+	ifc->units = 1000000;
+	ifc->offset = 0;
+	while ((r = ng_opt_next(in, &o, end, &opt, why, sizeof(why))) > 0) {
+		if (opt.code == PCAPNG_OPT_TSRESOL && opt.len >= 1) {
+			ifc->units = tsresol_units(opt.val[0]);
+			if (ifc->units == 0) {
+				snprintf(why, sizeof(why),
+				    "unsupported if_tsresol 0x%02x", opt.val[0]);
+				return ng_corrupt(in, errbuf, rel, why);
+			}
+		} else if (opt.code == PCAPNG_OPT_TSOFFSET && opt.len >= 8) {
+			ifc->offset = (int64_t)rd64(in, opt.val);
+		}
+	}
+	if (r < 0)
+		return ng_corrupt(in, errbuf, rel, why);
+	return 0;
+}
+
+/* Appends an interface to the current section. */
+static int
+ng_add_iface(struct pcapio_in *in, const struct pcapng_iface *ifc,
+    size_t rel, char *errbuf)
+{
+	struct pcapng_iface *n;
+	uint32_t ncap;
+
+	if (in->nifs >= PCAPNG_MAX_INTERFACES) {
+		char why[64];
+
+		snprintf(why, sizeof(why), "more than %u interfaces",
+		    PCAPNG_MAX_INTERFACES);
+		return ng_corrupt(in, errbuf, rel, why);
+	}
+	if (in->nifs == in->ifs_cap) {
+		ncap = in->ifs_cap ? in->ifs_cap * 2 : 16;
+		n = realloc(in->ifs, ncap * sizeof(*n));
+		if (n == NULL) {
+			in_error(in, errbuf, "%s", strerror(ENOMEM));
+			return -1;
+		}
+		in->ifs = n;
+		in->ifs_cap = ncap;
+	}
+	in->ifs[in->nifs++] = *ifc;
+	return 0;
+}
+
+/* Discards len bytes of a block that is not read whole. */
+static int
+ng_skip(struct pcapio_in *in, uint32_t len, char *errbuf)
+{
+	uint64_t at = in_offset(in, 0);
+	size_t left = len;
+	ssize_t n;
+
+	while (left > 0) {
+		n = in_fill(in, left < in->cap ? left : in->cap);
+		if (n < 0) {
+			in_error(in, errbuf, "block at byte offset %" PRIu64
+			    ": read error: %s", at, strerror(errno));
+			return -1;
+		}
+		if (n == 0) {
+			in_error(in, errbuf, "block at byte offset %" PRIu64
+			    ": file ends in the middle of a block (truncated "
+			    "capture)", at);
+			return -1;
+		}
+		if ((size_t)n > left)
+			n = (ssize_t)left;
+		in_consume(in, (size_t)n);
+		left -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Converts an interface timestamp to ns since the epoch. */
+static uint64_t
+ng_ts_ns(const struct pcapng_iface *ifc, uint64_t ts)
+{
+	int64_t sec = (int64_t)(ts / ifc->units);
+	uint64_t frac = muldiv64(ts % ifc->units, NS_PER_SEC, ifc->units);
+
+	if (ts / ifc->units > (uint64_t)INT64_MAX / 2)
+		return UINT64_MAX;
+	sec += ifc->offset;
+	if (sec < 0)
+		return 0;
+	if ((uint64_t)sec >= UINT64_MAX / NS_PER_SEC)
+		return UINT64_MAX;
+	return (uint64_t)sec * NS_PER_SEC + frac;
+}
+
+/* Builds a host-order classic record header at the output precision. */
+static void
+ng_build_hdr(const struct pcapio_in *in, struct pcap_rec *rec)
+{
+	uint32_t f[4];
+
+	f[0] = (uint32_t)(rec->ts_ns / NS_PER_SEC);
+	f[1] = (uint32_t)(rec->ts_ns % NS_PER_SEC);
+	if (!in->nano)
+		f[1] /= 1000;
+	f[2] = rec->caplen;
+	f[3] = rec->wirelen;
+	memcpy(rec->hdr, f, sizeof(f));
+}
+
+/*
+ * Handles a packet block (EPB, SPB or obsolete PB) of length len at start.
+ * Returns 1 with rec filled, 2 when the record is skipped (other link type
+ * or filtered), -1 on damage.
+ */
+static int
+ng_packet(struct pcapio_in *in, uint32_t type, uint32_t len,
+    struct pcap_rec *rec, char *errbuf)
+{
+	const struct pcapng_iface *ifc;
+	const uint8_t *p;
+	uint32_t fixed, ifid, caplen = 0, wirelen, limit, room;
+	uint64_t ts = 0;
+	ssize_t n;
+	char why[128];
+	bool count;
+
+	fixed = type == PCAPNG_SPB ? PCAPNG_SPB_FIXED : PCAPNG_EPB_FIXED;
+	if (len < fixed + 4) {
+		snprintf(why, sizeof(why), "packet block length %" PRIu32
+		    " is too short", len);
+		return ng_corrupt(in, errbuf, 0, why);
+	}
+	n = in_fill(in, fixed);
+	if (n < 0)
+		return rec_read_error(in, errbuf);
+	if ((size_t)n < fixed)
+		return rec_truncated(in, errbuf);
+	p = in->buf + in->start;
+	if (type == PCAPNG_SPB) {
+		ifid = 0;
+		wirelen = rd32(in, p + 8);
+	} else {
+		ifid = type == PCAPNG_PB ? rd16(in, p + 8) : rd32(in, p + 8);
+		ts = (uint64_t)rd32(in, p + 12) << 32 | rd32(in, p + 16);
+		caplen = rd32(in, p + 20);
+		wirelen = rd32(in, p + 24);
+	}
+	if (ifid >= in->nifs) {
+		snprintf(why, sizeof(why), "packet on interface %" PRIu32
+		    ", which has no interface description block", ifid);
+		return rec_error(in, errbuf, why);
+	}
+	ifc = &in->ifs[ifid];
+	limit = caplen_limit(ifc->snaplen);
+	room = len - fixed - 4;
+	if (type == PCAPNG_SPB) {
+		/* The SPB has no capture length: the block and snaplen bound it. */
+		caplen = wirelen < room ? wirelen : room;
+		if (ifc->snaplen != 0 && caplen > ifc->snaplen)
+			caplen = ifc->snaplen;
+	}
+	if (caplen > limit)
+		return rec_too_long(in, errbuf, caplen, limit);
+	if (caplen > room) {
+		snprintf(why, sizeof(why), "capture length %" PRIu32
+		    " does not fit in its block", caplen);
+		return ng_corrupt(in, errbuf, 0, why);
+	}
+	if ((p = ng_load(in, 0, len, true, errbuf)) == NULL)
+		return -1;
+	in->recno++;
+	count = in_first_pass(in);
+	if (ifc->linktype != in->linktype) {
+		/* The output has one link type; the others cannot go into it. */
+		if (count)
+			in->st->other_linktype++;
+		in_consume(in, len);
+		return 2;
+	}
+	rec->ts_ns = ng_ts_ns(ifc, ts);
+	rec->caplen = caplen;
+	rec->wirelen = wirelen;
+	rec->data = p + fixed;
+	ng_build_hdr(in, rec);
+	in_consume(in, len);
+	return in_filter(in, rec, count) ? 1 : 2;
+}
+
+/*
+ * Handles the next pcapng block. Returns 1 with rec filled for a packet, 2
+ * for any other block (consumed), 0 at the clean end, -1 on damage.
+ */
+static int
+ng_block(struct pcapio_in *in, struct pcap_rec *rec, char *errbuf)
+{
+	struct pcapng_iface ifc;
+	const uint8_t *p;
+	uint32_t type, len;
+	int r;
+
+	if ((r = ng_frame(in, 0, &type, &len, errbuf)) <= 0)
+		return r;
+	switch (type) {
+	case PCAPNG_SHB:
+		if ((p = ng_load(in, 0, len, false, errbuf)) == NULL ||
+		    ng_check_shb(in, 0, p, len, errbuf) < 0)
+			return -1;
+		/* A new section describes its interfaces afresh. */
+		in->nifs = 0;
+		in_consume(in, len);
+		return 2;
+	case PCAPNG_IDB:
+		if ((p = ng_load(in, 0, len, false, errbuf)) == NULL ||
+		    ng_parse_idb(in, 0, p, len, &ifc, errbuf) < 0 ||
+		    ng_add_iface(in, &ifc, 0, errbuf) < 0)
+			return -1;
+		in_consume(in, len);
+		return 2;
+	case PCAPNG_EPB:
+	case PCAPNG_SPB:
+	case PCAPNG_PB:
+		return ng_packet(in, type, len, rec, errbuf);
+	default:
+		return ng_skip(in, len, errbuf) < 0 ? -1 : 2;
+	}
+}
+
+static int
+ng_next_rec(struct pcapio_in *in, struct pcap_rec *rec, char *errbuf)
+{
+	int r;
+
+	while ((r = ng_block(in, rec, errbuf)) == 2)
+		;
+	return r;
+}
+
+/*
+ * Reads ahead (without consuming) to the first packet block to learn the
+ * interface whose link type, precision and snap length the output gets;
+ * without one, the first interface of the file is used. Damage met here is
+ * left for pcapio_next to report, unless no interface was seen at all.
+ */
+static int
+ng_choose_output(struct pcapio_in *in, char *errbuf)
+{
+	struct pcapng_iface first, ifc, *out = NULL;
+	const uint8_t *p;
+	uint32_t type, len, ifid;
+	bool have_first = false, swap = in->swap;
+	size_t rel = 0;
+	char junk[PCAPIO_ERRBUF_SIZE];
+
+	junk[0] = '\0';
+	while (rel < PCAPNG_LOOKAHEAD_MAX) {
+		if (ng_frame(in, rel, &type, &len, junk) <= 0 ||
+		    len > PCAPNG_LOOKAHEAD_MAX - rel ||
+		    (p = ng_load(in, rel, len, false, junk)) == NULL)
+			break;
+		if (type == PCAPNG_SHB) {
+			in->nifs = 0;
+		} else if (type == PCAPNG_IDB) {
+			if (ng_parse_idb(in, rel, p, len, &ifc, junk) < 0 ||
+			    ng_add_iface(in, &ifc, rel, junk) < 0)
+				break;
+			if (!have_first) {
+				first = ifc;
+				have_first = true;
+			}
+		} else if (is_packet_block(type)) {
+			if (type == PCAPNG_SPB)
+				ifid = 0;
+			else if (len < PCAPNG_EPB_FIXED + 4)
+				break;
+			else if (type == PCAPNG_PB)
+				ifid = rd16(in, p + 8);
+			else
+				ifid = rd32(in, p + 8);
+			if (ifid < in->nifs)
+				out = &in->ifs[ifid];
+			break;
+		}
+		rel += len;
+	}
+	in->failed = false;
+	if (out == NULL && have_first)
+		out = &first;
+	if (out == NULL) {
+		if (junk[0] != '\0')
+			in_error(in, errbuf, "%s", junk);
+		else
+			in_error(in, errbuf,
+			    "pcapng file has no interface description block");
+		return -1;
+	}
+	in->linktype = out->linktype;
+	in->snaplen = out->snaplen != 0 ? out->snaplen : PCAPIO_DEFAULT_SNAPLEN;
+	in->nano = out->units > 1000000;
+	in->nifs = 0;
+	in->swap = swap;
+	return 0;
+}
+
+/* Builds the host-order classic pcap header that pcapng input is written as. */
+static void
+ng_build_fhdr(struct pcapio_in *in)
+{
+	uint32_t magic = in->nano ? PCAP_MAGIC_NSEC : PCAP_MAGIC_USEC;
+	uint16_t major = 2, minor = 4;
+	uint32_t zero = 0, lt = (uint32_t)in->linktype;
+
+	memcpy(in->fhdr, &magic, 4);
+	memcpy(in->fhdr + 4, &major, 2);
+	memcpy(in->fhdr + 6, &minor, 2);
+	memcpy(in->fhdr + 8, &zero, 4);
+	memcpy(in->fhdr + 12, &zero, 4);
+	memcpy(in->fhdr + 16, &in->snaplen, 4);
+	memcpy(in->fhdr + 20, &lt, 4);
+}
+
+static int
+ng_open_header(struct pcapio_in *in, char *errbuf)
+{
+	const uint8_t *p;
+	uint32_t type, len;
+	ssize_t n;
+
+	n = in_fill(in, 12);
+	if (n < 0) {
+		in_error(in, errbuf, "%s", strerror(errno));
+		return -1;
+	}
+	if (n < 12) {
+		in_error(in, errbuf,
+		    "file ends inside the pcapng section header block");
+		return -1;
+	}
+	/*
+	 * The first section header is checked here, so that a bad one fails
+	 * the open, but not consumed: pcapio_next reads it like any other.
+	 */
+	if (ng_frame(in, 0, &type, &len, errbuf) < 0 ||
+	    (p = ng_load(in, 0, len, false, errbuf)) == NULL ||
+	    ng_check_shb(in, 0, p, len, errbuf) < 0)
+		return -1;
+	if (ng_choose_output(in, errbuf) < 0)
+		return -1;
+	ng_build_fhdr(in);
+	return 0;
+}
+
+/* ---- input API ---- */
+
+/* True when the n < 4 bytes of a short file begin some known magic. */
+static bool
+magic_prefix(const uint8_t *p, size_t n)
+{
+	static const uint32_t magics[] = { PCAP_MAGIC_USEC, PCAP_MAGIC_NSEC,
+	    PCAP_SWAPPED_USEC, PCAP_SWAPPED_NSEC, PCAPNG_SHB };
+	size_t i;
+
+	for (i = 0; i < sizeof(magics) / sizeof(magics[0]); i++)
+		if (memcmp(p, &magics[i], n) == 0)
+			return true;
+	return false;
+}
+
+struct pcapio_in *
+pcapio_open(const char *path, struct stats *st, char *errbuf)
+{
+	struct pcapio_in *in;
+	struct stat sb;
+	uint32_t magic;
+	ssize_t n;
+	int r;
+
+	if ((in = calloc(1, sizeof(*in))) == NULL) {
+		snprintf(errbuf, PCAPIO_ERRBUF_SIZE, "%s", strerror(ENOMEM));
+		return NULL;
+	}
+	in->st = st;
+	in->fd = -1;
+	if (strcmp(path, "-") == 0) {
+		in->fd = STDIN_FILENO;
+	} else {
+		in->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		in->own_fd = true;
+	}
+	if (in->fd < 0) {
+		snprintf(errbuf, PCAPIO_ERRBUF_SIZE, "%s", strerror(errno));
+		free(in);
+		return NULL;
+	}
+	if (fstat(in->fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
+		in->base = lseek(in->fd, 0, SEEK_CUR);
+		in->regular = in->base >= 0;
+	}
+	in->cap = PCAPIO_BUF_SIZE;
+	if ((in->buf = malloc(in->cap)) == NULL) {
+		snprintf(errbuf, PCAPIO_ERRBUF_SIZE, "%s", strerror(ENOMEM));
+		pcapio_close(in);
+		return NULL;
+	}
+	n = in_fill(in, 4);
+	if (n < 0) {
+		snprintf(errbuf, PCAPIO_ERRBUF_SIZE, "%s", strerror(errno));
+		pcapio_close(in);
+		return NULL;
+	}
+	if (n == 0) {
+		snprintf(errbuf, PCAPIO_ERRBUF_SIZE, "file is empty");
+		pcapio_close(in);
+		return NULL;
+	}
+	magic = 0;
+	memcpy(&magic, in->buf, (size_t)n < 4 ? (size_t)n : 4);
+	if (magic == PCAPNG_SHB) {
+		in->ng = true;
+		r = ng_open_header(in, errbuf);
+	} else if (magic == PCAP_MAGIC_USEC || magic == PCAP_MAGIC_NSEC ||
+	    magic == PCAP_SWAPPED_USEC || magic == PCAP_SWAPPED_NSEC) {
+		r = pcap_open_header(in, errbuf);
+	} else {
+		snprintf(errbuf, PCAPIO_ERRBUF_SIZE, "%s",
+		    n < 4 && magic_prefix(in->buf, (size_t)n) ?
+		    "file ends inside the pcap file header" :
+		    "not a pcap or pcapng file");
+		r = -1;
+	}
+	if (r < 0) {
+		pcapio_close(in);
+		return NULL;
+	}
+	return in;
+}
+
+void
+pcapio_close(struct pcapio_in *in)
+{
+	if (in == NULL)
+		return;
+	if (in->have_bpf)
+		pcap_freecode(&in->bpf);
+	if (in->own_fd && in->fd >= 0)
+		close(in->fd);
+	free(in->ifs);
+	free(in->buf);
+	free(in);
+}
+
+int
+pcapio_linktype(const struct pcapio_in *in)
+{
+	return in->linktype;
+}
+
+uint32_t
+pcapio_snaplen(const struct pcapio_in *in)
+{
+	return in->snaplen;
+}
+
+bool
+pcapio_nano(const struct pcapio_in *in)
+{
+	return in->nano;
+}
+
+const uint8_t *
+pcapio_file_header(const struct pcapio_in *in)
+{
+	return in->fhdr;
+}
+
+bool
+pcapio_rewindable(const struct pcapio_in *in)
+{
+	return in->regular;
+}
+
+/*
+ * The filter is compiled for a savefile, not a dead handle: libpcap then
+ * maps LINKTYPE_ to DLT_ values itself, accepts every BSD AF_INET6 value on
+ * DLT_NULL (a dead handle knows only the host's) and byte-swaps the
+ * address family of loopback headers written on a machine of the other byte
+ * order, exactly as tcpdump -r does. The savefile is our file header in
+ * memory; for pcap input it is the input's own.
+ */
+int
+pcapio_set_filter(struct pcapio_in *in, const char *expr, char *errbuf)
+{
+	char pcap_err[PCAP_ERRBUF_SIZE];
+	uint8_t hdr[PCAPIO_FILE_HEADER_LEN];
+	struct bpf_program prog;
+	pcap_t *p;
+	FILE *fp;
+
+	memcpy(hdr, in->fhdr, sizeof(hdr));
+	if ((fp = fmemopen(hdr, sizeof(hdr), "r")) == NULL) {
+		snprintf(errbuf, PCAPIO_ERRBUF_SIZE, "%s", strerror(errno));
+		return -1;
+	}
+	if ((p = pcap_fopen_offline(fp, pcap_err)) == NULL) {
+		/* pcap_fopen_offline closed fp. */
+		snprintf(errbuf, PCAPIO_ERRBUF_SIZE, "%s", pcap_err);
+		return -1;
+	}
+	if (pcap_compile(p, &prog, expr, 1, PCAP_NETMASK_UNKNOWN) == -1) {
+		snprintf(errbuf, PCAPIO_ERRBUF_SIZE, "%s", pcap_geterr(p));
+		pcap_close(p);
+		return -1;
+	}
+	pcap_close(p);
+	if (in->have_bpf)
+		pcap_freecode(&in->bpf);
+	in->bpf = prog;
+	in->have_bpf = true;
+	return 0;
+}
+
+int
+pcapio_next(struct pcapio_in *in, struct pcap_rec *rec, char *errbuf)
+{
+	if (in->failed) {
+		snprintf(errbuf, PCAPIO_ERRBUF_SIZE, "%s", in->err);
+		return -1;
+	}
+	return in->ng ? ng_next_rec(in, rec, errbuf) :
+	    pcap_next_rec(in, rec, errbuf);
+}
+
+int
+pcapio_rewind(struct pcapio_in *in, char *errbuf)
+{
+	uint64_t first = in->ng ? 0 : PCAPIO_FILE_HEADER_LEN;
+
+	if (!in->regular) {
+		snprintf(errbuf, PCAPIO_ERRBUF_SIZE,
+		    "input cannot be read twice (not a regular file)");
+		return -1;
+	}
+	if (lseek(in->fd, in->base + (off_t)first, SEEK_SET) < 0) {
+		snprintf(errbuf, PCAPIO_ERRBUF_SIZE, "%s", strerror(errno));
+		return -1;
+	}
+	in_reset(in, first);
+	in->nifs = 0;
+	in->recno = 0;
+	in->index = 0;
+	in->failed = false;
+	return 0;
+}
+
+/* ---- output ---- */
+
+/* Writes the buffered bytes. Returns -1 and keeps errno in out->err. */
+static int
+out_flush(struct pcapio_out *out)
+{
+	size_t done = 0;
+	ssize_t r;
+
+	if (out->err != 0)
+		return -1;
+	while (done < out->len) {
+		r = write(out->fd, out->buf + done, out->len - done);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			out->err = errno;
+			return -1;
+		}
+		if (r == 0) {
+			out->err = EIO;
+			return -1;
+		}
+		done += (size_t)r;
+	}
+	out->len = 0;
+	return 0;
+}
+
+/* Appends bytes to the buffer, flushing whenever it fills. */
+static int
+out_put(struct pcapio_out *out, const uint8_t *p, size_t n)
+{
+	size_t k;
+
+	while (n > 0) {
+		if (out->len == PCAPIO_OUT_BUF_SIZE && out_flush(out) < 0)
+			return -1;
+		k = PCAPIO_OUT_BUF_SIZE - out->len;
+		if (k > n)
+			k = n;
+		memcpy(out->buf + out->len, p, k);
+		out->len += k;
+		p += k;
+		n -= k;
+	}
+	return 0;
+}
+
+struct pcapio_out *
+pcapio_out_open(const char *path, const struct pcapio_in *in, bool unbuffered,
+    struct stats *st, char *errbuf)
+{
+	struct pcapio_out *out;
+
+	if ((out = calloc(1, sizeof(*out))) == NULL ||
+	    (out->buf = malloc(PCAPIO_OUT_BUF_SIZE)) == NULL) {
+		free(out);
+		snprintf(errbuf, PCAPIO_ERRBUF_SIZE, "%s", strerror(ENOMEM));
+		return NULL;
+	}
+	out->st = st;
+	out->unbuffered = unbuffered;
+	if (strcmp(path, "-") == 0) {
+		out->fd = STDOUT_FILENO;
+	} else {
+		out->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+		    O_NOCTTY, 0644);
+		if (out->fd < 0) {
+			snprintf(errbuf, PCAPIO_ERRBUF_SIZE, "%s",
+			    strerror(errno));
+			free(out->buf);
+			free(out);
+			return NULL;
+		}
+		out->own_fd = true;
+	}
+	if (isatty(out->fd)) {
+		snprintf(errbuf, PCAPIO_ERRBUF_SIZE,
+		    "refusing to write pcap to a terminal");
+		goto fail;
+	}
+	out_put(out, pcapio_file_header(in), PCAPIO_FILE_HEADER_LEN);
+	if (unbuffered && out_flush(out) < 0) {
+		snprintf(errbuf, PCAPIO_ERRBUF_SIZE, "%s", strerror(out->err));
+		goto fail;
+	}
+	return out;
+fail:
+	if (out->own_fd)
+		close(out->fd);
+	free(out->buf);
+	free(out);
+	return NULL;
+}
+
+int
+pcapio_write(struct pcapio_out *out, const uint8_t *hdr, const uint8_t *data,
+    uint32_t caplen)
+{
+	if (out->err != 0)
+		return -1;
+	if (out_put(out, hdr, PCAPIO_RECORD_HEADER_LEN) < 0 ||
+	    out_put(out, data, caplen) < 0)
+		return -1;
+	if (out->unbuffered && out_flush(out) < 0)
+		return -1;
+	if (out->st != NULL)
+		out->st->packets_written++;
+	return 0;
+}
+
+int
+pcapio_out_close(struct pcapio_out *out, char *errbuf)
+{
+	int err;
+
+	if (out == NULL)
+		return 0;
+	out_flush(out);
+	err = out->err;
+	if (out->own_fd && close(out->fd) < 0 && err == 0)
+		err = errno;
+	free(out->buf);
+	free(out);
+	if (err != 0) {
+		snprintf(errbuf, PCAPIO_ERRBUF_SIZE, "%s", strerror(err));
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,503 @@
+#!/bin/sh
+# e2e.sh: flowgrep's end-to-end tests, table-driven, on generated and real captures.
+#
+# Run from the repository root: BUILD=build sh tests/e2e.sh (make check does).
+#
+#   1. tests/cases.tsv   one case per line: a capture, a command line, the exit
+#                        status and what its output must be (see the table's
+#                        header for the checks).
+#   2. tests/corpus.tsv  patterns on real captures and the flows tshark says
+#                        they select.
+#   3. properties, on every generated capture and every corpus file:
+#        prop-all    -a '' -w writes every readable record unchanged, in
+#                    order (classic little-endian pcap: byte for byte, cmp);
+#        prop-v      a run and the same run with -v are disjoint, together
+#                    hold every record, each in input order;
+#        prop-stdin  the same reading -r - < FILE (any order);
+#        prop-pipe   the same reading cat FILE | flowgrep (any order);
+#        open        a file libpcap cannot open is refused, exit 2, one line.
+#      "Every record" is what tcpdump (libpcap) reads before any damage; on a
+#      damaged file flowgrep must write that and exit 2.
+#
+# Prints "ok NAME", "FAIL NAME" with indented details, or "skip NAME (why)",
+# then "e2e: N passed, M failed, K skipped"; exits 1 if any case failed.
+#
+# Environment: BUILD (where mkcap is built, default build), FLOWGREP (the
+# binary, default ./flowgrep), FLOWGREP_CORPUS (default ../shared/corpus),
+# E2E_ONLY (run only the cases whose name contains this string),
+# E2E_TIMEOUT (seconds one flowgrep run may take, default 60).
+# Needs: tcpdump and python3 for pcap output checks, tshark for the
+# tshark-dependent cases; a missing tool skips the cases that need it.
+
+LC_ALL=C
+export LC_ALL
+ROOT=$(pwd)
+BUILD=${BUILD:-build}
+FG=${FLOWGREP:-$ROOT/flowgrep}
+case $FG in /*) ;; *) FG=$ROOT/$FG ;; esac
+MKCAP=$ROOT/$BUILD/mkcap
+CORPUS=${FLOWGREP_CORPUS:-../shared/corpus}
+OUTROOT=$ROOT/tests/out
+TIMEOUT=${E2E_TIMEOUT:-60}
+TAB=$(printf '\t')
+
+pass=0
+fail=0
+skip=0
+
+have() {
+	command -v "$1" >/dev/null 2>&1
+}
+
+if [ -x /usr/bin/python3 ]; then
+	PY=/usr/bin/python3
+elif have python3; then
+	PY=python3
+else
+	PY=
+fi
+PCAPSET="$ROOT/tests/e2e/pcapset.py"
+TIMEOUT_CMD=
+have timeout && TIMEOUT_CMD="timeout $TIMEOUT"
+
+if [ -d "$CORPUS" ] && [ -r "$CORPUS" ]; then
+	CORPUS=$(cd "$CORPUS" && pwd)
+else
+	CORPUS=
+fi
+
+rm -rf "$OUTROOT"
+mkdir -p "$OUTROOT/gen" "$OUTROOT/ref" "$OUTROOT/case" "$OUTROOT/prop"
+
+# ---- reporting ----
+
+# Details of the case being checked, one per line.
+problems=
+
+problem() {
+	problems="$problems$1
+"
+}
+
+finish() {
+	if [ -z "$problems" ]; then
+		pass=$((pass + 1))
+		echo "ok   $1"
+	else
+		fail=$((fail + 1))
+		echo "FAIL $1"
+		printf '%s' "$problems" | sed 's/^/     /'
+	fi
+	problems=
+}
+
+skipped() {
+	skip=$((skip + 1))
+	echo "skip $1 ($2)"
+}
+
+# ---- what cases call ----
+
+# The binary under test, bounded in time so that a hang fails one case.
+flowgrep() {
+	$TIMEOUT_CMD "$FG" "$@"
+}
+
+# tshark's view of a pcap on standard input: one line per packet.
+tsfields() {
+	tshark -r - -T fields -e frame.time_epoch -e frame.len \
+	    -e frame.protocols 2>/dev/null
+}
+
+# ---- captures ----
+
+# Prints the path of generated capture $1, writing it on first use.
+gen_capture() {
+	g=$OUTROOT/gen/$1.pcap
+	if [ ! -f "$g" ]; then
+		[ -x "$MKCAP" ] || return 1
+		"$MKCAP" "$1" "$g" || return 1
+	fi
+	echo "$g"
+}
+
+safe_name() {
+	printf '%s' "$1" | tr -c 'A-Za-z0-9._-' '_'
+}
+
+# Sets $REF to the reference copy of capture $1: its records as libpcap
+# reads them, in a nanosecond classic pcap, and $REFSTATUS to tcpdump's exit
+# status (non-zero: damaged, or not openable when the copy is empty).
+ref_of() {
+	REF=$OUTROOT/ref/$(safe_name "$1").pcap
+	if [ ! -f "$REF.status" ]; then
+		: >"$REF"
+		tcpdump --time-stamp-precision=nano -r "$1" -w "$REF" \
+		    >/dev/null 2>&1
+		echo $? >"$REF.status"
+	fi
+	REFSTATUS=$(cat "$REF.status")
+}
+
+# Replaces each "$IN" in $1 with the input's path.
+subst_in() {
+	s=$1
+	while :; do
+		case $s in
+		*'$IN'*) s="${s%%\$IN*}$IN${s#*\$IN}" ;;
+		*) break ;;
+		esac
+	done
+	printf '%s' "$s"
+}
+
+# ---- checks on one case's results ----
+
+# The flows of report lines on stdin: "PROTO [vlan IDS] CLIENT -> SERVER",
+# "packet" for units that are not flows.
+report_flows() {
+	tr -d '\r' | awk '
+	/^[0-9]/ {
+		if ($2 == "packet") { print "packet"; next }
+		k = 0
+		for (i = 2; i <= NF; i++) if ($i == "->") { k = i; break }
+		if (k == 0) { print "unparsed: " $0; next }
+		s = $2
+		for (i = 3; i <= k + 1; i++) s = s " " $i
+		print s
+		next
+	}
+	NF > 0 { print "unexpected line: " $0 }'
+}
+
+# Compares the packets a case wrote with the expected frame list $1.
+check_frames() {
+	if [ ! -f "$c_out" ]; then
+		problem "no output file"
+		return
+	fi
+	if [ -n "$c_ordered" ]; then
+		got=$($PY "$PCAPSET" frames "$c_ref" "$c_out" 2>&1)
+	else
+		got=$($PY "$PCAPSET" frames "$c_ref" "$c_out" -s 2>&1)
+	fi
+	[ "$got" = "$1" ] ||
+	    problem "wrote frames $got, expected $1${c_ordered:+ (in order)}"
+}
+
+check_one() {
+	k=${1%%:*}
+	v=${1#*:}
+	v=${v# }
+	v=$(subst_in "$v")
+	case $k in
+	flows)
+		got=$(report_flows <"$c_dir/stdout" | sort)
+		want=$(printf '%s\n' "$v" | sed 's/ | /\n/g' | sort)
+		if [ "$got" != "$want" ]; then
+			problem "reported flows:"
+			problem "$(printf '%s\n' "$got" | sed 's/^/  /')"
+			problem "expected:"
+			problem "$(printf '%s\n' "$want" | sed 's/^/  /')"
+		fi
+		;;
+	line)
+		tr -d '\r' <"$c_dir/stdout" | grep -Fxq -- "$v" ||
+		    problem "no output line: $v"
+		;;
+	re)
+		tr -d '\r' <"$c_dir/stdout" | grep -Eq -- "$v" ||
+		    problem "no output line matching: $v"
+		;;
+	lines)
+		n=$(tr -d '\r' <"$c_dir/stdout" | grep -c .)
+		[ "$n" -eq "$v" ] || problem "$n output lines, expected $v"
+		;;
+	err)
+		got=$(cat "$c_dir/stderr")
+		[ "$got" = "$v" ] || problem "expected standard error: $v"
+		;;
+	errlines)
+		n=$(grep -c . <"$c_dir/stderr")
+		[ "$n" -eq "$v" ] || problem "$n standard error lines, expected $v"
+		;;
+	errline)
+		grep -Fxq -- "$v" "$c_dir/stderr" ||
+		    problem "no standard error line: $v"
+		;;
+	errre)
+		grep -Eq -- "$v" "$c_dir/stderr" ||
+		    problem "no standard error line matching: $v"
+		;;
+	frames)
+		check_frames "$v"
+		;;
+	bpf)
+		tcpdump -r "$c_ref" -w "$c_dir/bpf.pcap" "$v" >/dev/null 2>&1 ||
+		    { problem "tcpdump cannot apply filter $v"; return; }
+		check_frames "$($PY "$PCAPSET" frames "$c_ref" "$c_dir/bpf.pcap")"
+		;;
+	header)
+		got=$($PY "$PCAPSET" header "$c_out" 2>&1)
+		[ "$got" = "$v" ] || problem "output header $got, expected $v"
+		;;
+	cmp)
+		cmp "$IN" "$c_out" >"$c_dir/cmp" 2>&1 ||
+		    problem "output differs from the input: $(head -1 "$c_dir/cmp")"
+		;;
+	tshark)
+		tshark -r "$IN" -Y "$v" -T fields -e frame.time_epoch \
+		    -e frame.len -e frame.protocols 2>/dev/null |
+		    sort >"$c_dir/want"
+		sort "$c_dir/stdout" | cmp -s "$c_dir/want" - ||
+		    problem "tshark read back $(grep -c . <"$c_dir/stdout") packets; expected the $(grep -c . <"$c_dir/want") of: tshark -Y '$v'"
+		;;
+	*)
+		problem "unknown check '$k' in the table"
+		;;
+	esac
+}
+
+# run_case NAME INPUT COMMAND EXIT CHECK...
+run_case() {
+	c_name=$1
+	c_input=$2
+	c_cmd=$3
+	c_exit=$4
+	shift 4
+	if [ -n "$E2E_ONLY" ]; then
+		case $c_name in *"$E2E_ONLY"*) ;; *) return ;; esac
+	fi
+	IN=
+	case $c_input in
+	gen:*)
+		IN=$(gen_capture "${c_input#gen:}") ||
+		    { skipped "$c_name" "no $MKCAP"; return; }
+		;;
+	corpus:*)
+		[ -n "$CORPUS" ] || { skipped "$c_name" "no corpus"; return; }
+		IN=$CORPUS/${c_input#corpus:}
+		[ -r "$IN" ] || { skipped "$c_name" "no $IN"; return; }
+		;;
+	file:*)
+		IN=$ROOT/${c_input#file:}
+		;;
+	esac
+	case "$c_cmd $*" in
+	*tshark*|*tsfields*)
+		have tshark || { skipped "$c_name" "no tshark"; return; } ;;
+	esac
+	case "$c_cmd" in
+	*script\ *)
+		have script || { skipped "$c_name" "no script(1)"; return; } ;;
+	esac
+	c_ref=
+	case " $* " in
+	*frames:*|*bpf:*|*header:*)
+		have tcpdump || { skipped "$c_name" "no tcpdump"; return; }
+		[ -n "$PY" ] || { skipped "$c_name" "no python3"; return; }
+		ref_of "$IN"
+		c_ref=$REF
+		;;
+	esac
+	c_dir=$OUTROOT/case/$(safe_name "$c_name")
+	mkdir -p "$c_dir"
+	OUT=$c_dir/out.pcap
+	# The packets a case writes: to $OUT when it names it, else stdout.
+	case $c_cmd in
+	*'$OUT'*) c_out=$OUT ;;
+	*) c_out=$c_dir/stdout ;;
+	esac
+	# Only a regular file read with -r keeps the input's order.
+	case $c_cmd in
+	*'|'*|*'<'*|*'-r -'*) c_ordered= ;;
+	*) c_ordered=1 ;;
+	esac
+	(eval "$c_cmd") >"$c_dir/stdout" 2>"$c_dir/stderr" </dev/null
+	st=$?
+	if [ "$c_exit" != - ] && [ "$st" != "$c_exit" ]; then
+		problem "exit status $st, expected $c_exit"
+	fi
+	for chk in "$@"; do
+		check_one "$chk"
+	done
+	if [ -n "$problems" ]; then
+		problem "command: $c_cmd"
+		[ -s "$c_dir/stderr" ] &&
+		    problem "stderr: $(head -3 "$c_dir/stderr" | tr '\n' '|')"
+	fi
+	finish "$c_name"
+}
+
+# Reads table $1 and calls $2 with the fields of each row: '#' lines and
+# blank lines are comments; fields are split on tabs, several tabs counting
+# as one, so that columns may be aligned.
+run_table() {
+	t_fn=$2
+	while IFS= read -r line; do
+		case $line in '#'*|'') continue ;; esac
+		oldifs=$IFS
+		IFS=$TAB
+		set -f
+		set -- $line
+		set +f
+		IFS=$oldifs
+		"$t_fn" "$@" </dev/null
+	done <"$1"
+}
+
+# ---- part 1: tests/cases.tsv ----
+
+case_row() {
+	if [ $# -lt 4 ]; then
+		fail=$((fail + 1))
+		echo "FAIL malformed row in tests/cases.tsv: $*"
+		return
+	fi
+	run_case "$@"
+}
+
+[ -x "$FG" ] || echo "e2e: $FG is missing: every case will fail"
+run_table "$ROOT/tests/cases.tsv" case_row
+
+# ---- part 2: tests/corpus.tsv ----
+
+corpus_row() {
+	if [ $# -ne 3 ]; then
+		fail=$((fail + 1))
+		echo "FAIL malformed row in tests/corpus.tsv: $*"
+		return
+	fi
+	if [ "$3" = none ]; then
+		run_case "corpus/$1: $2" "corpus:$1" \
+		    "flowgrep -q -r \"\$IN\" $2" 1 "lines: 0"
+	else
+		run_case "corpus/$1: $2" "corpus:$1" \
+		    "flowgrep -q -r \"\$IN\" $2" 0 "flows: $3"
+	fi
+}
+
+run_table "$ROOT/tests/corpus.tsv" corpus_row
+
+# ---- part 3: properties of every capture ----
+
+# The exit status a run must have: 2 on a damaged file, else 0 when it
+# wrote something and 1 when not.
+want_exit() {
+	if [ "$1" != 0 ]; then
+		echo 2
+	elif [ "$2" -gt 0 ]; then
+		echo 0
+	else
+		echo 1
+	fi
+}
+
+# Checks a run pair (pattern, same with -v) already written to $p_dir/A.pcap
+# and $p_dir/B.pcap with exit statuses $1 and $2; $3 is -o for ordered.
+check_partition() {
+	res=$($PY "$PCAPSET" partition $3 "$p_ref" "$p_dir/A.pcap" \
+	    "$p_dir/B.pcap" 2>&1)
+	rc=$?
+	[ $rc -eq 0 ] || problem "$(printf '%s' "$res" | tr '\n' ';')"
+	counts=$(printf '%s\n' "$res" | sed -n 's/^input [0-9]*, outputs \([0-9]*\) + \([0-9]*\)$/\1 \2/p')
+	if [ -n "$counts" ]; then
+		set -- "$1" "$2" $counts
+		w=$(want_exit "$REFSTATUS" "$3")
+		[ "$1" = "$w" ] || problem "exit status $1 (wrote $3), expected $w"
+		w=$(want_exit "$REFSTATUS" "$4")
+		[ "$2" = "$w" ] || problem "with -v: exit status $2 (wrote $4), expected $w"
+	fi
+}
+
+prop_capture() {
+	p_label=$1
+	p_in=$2
+	if [ -n "$E2E_ONLY" ]; then
+		case "prop $p_label" in *"$E2E_ONLY"*) ;; *) return ;; esac
+	fi
+	if ! have tcpdump || [ -z "$PY" ]; then
+		skipped "prop/$p_label" "needs tcpdump and python3"
+		return
+	fi
+	ref_of "$p_in"
+	p_ref=$REF
+	p_dir=$OUTROOT/prop/$(safe_name "$p_label")
+	mkdir -p "$p_dir"
+	if [ ! -s "$p_ref" ]; then
+		flowgrep -q -r "$p_in" -a '' -w "$p_dir/A.pcap" \
+		    >"$p_dir/stdout" 2>"$p_dir/stderr" </dev/null
+		st=$?
+		[ $st -eq 2 ] || problem "exit status $st, expected 2"
+		n=$(grep -c . <"$p_dir/stderr")
+		[ "$n" -eq 1 ] || problem "$n lines on standard error, expected 1"
+		grep -q "^flowgrep: .*$(basename "$p_in")" "$p_dir/stderr" ||
+		    problem "error does not name the file: $(head -1 "$p_dir/stderr")"
+		finish "open/$p_label: not readable by libpcap, refused"
+		return
+	fi
+	p_n=$($PY "$PCAPSET" count "$p_ref")
+	p_magic=$(od -An -tx1 -N4 "$p_in" | tr -d ' \n')
+
+	# -a '' selects every unit: the output is the input.
+	flowgrep -q -r "$p_in" -a '' -w "$p_dir/all.pcap" </dev/null \
+	    2>"$p_dir/all.err"
+	st=$?
+	w=$(want_exit "$REFSTATUS" "$p_n")
+	[ "$st" = "$w" ] || problem "exit status $st, expected $w"
+	res=$($PY "$PCAPSET" same "$p_ref" "$p_dir/all.pcap" 2>&1) ||
+	    problem "records: $res"
+	if [ "$REFSTATUS" = 0 ]; then
+		case $p_magic in
+		d4c3b2a1|4d3cb2a1)
+			cmp "$p_in" "$p_dir/all.pcap" >"$p_dir/cmp" 2>&1 ||
+			    problem "not byte for byte: $(head -1 "$p_dir/cmp")"
+			;;
+		esac
+	fi
+	p_what="$p_n records"
+	[ "$REFSTATUS" = 0 ] || p_what="$p_what before damage"
+	finish "prop-all/$p_label: -a '' -w writes the input ($p_what)"
+
+	flowgrep -q -r "$p_in" -a HTTP -w "$p_dir/A.pcap" </dev/null 2>/dev/null
+	s1=$?
+	flowgrep -q -v -r "$p_in" -a HTTP -w "$p_dir/B.pcap" </dev/null 2>/dev/null
+	s2=$?
+	check_partition $s1 $s2 -o
+	finish "prop-v/$p_label: -a HTTP and -v -a HTTP partition the input"
+
+	rm -f "$p_dir/A.pcap" "$p_dir/B.pcap"
+	flowgrep -q -r - -c '^[A-Z]' -w "$p_dir/A.pcap" <"$p_in" 2>/dev/null
+	s1=$?
+	flowgrep -q -v -r - -c '^[A-Z]' -w "$p_dir/B.pcap" <"$p_in" 2>/dev/null
+	s2=$?
+	check_partition $s1 $s2
+	finish "prop-stdin/$p_label: -r - < FILE, -c '^[A-Z]' and -v partition it"
+
+	rm -f "$p_dir/A.pcap" "$p_dir/B.pcap"
+	cat "$p_in" | flowgrep -q -i -a 'a' -w - >"$p_dir/A.pcap" 2>/dev/null
+	s1=$?
+	cat "$p_in" | flowgrep -q -v -i -a 'a' -w - >"$p_dir/B.pcap" 2>/dev/null
+	s2=$?
+	check_partition $s1 $s2
+	finish "prop-pipe/$p_label: cat FILE |, -i -a a and -v partition it"
+}
+
+if [ -x "$MKCAP" ]; then
+	for sc in $("$MKCAP" --list | awk '{ print $1 }'); do
+		g=$(gen_capture "$sc") && prop_capture "gen:$sc" "$g"
+	done
+else
+	skipped "prop/gen:*" "no $MKCAP"
+fi
+if [ -n "$CORPUS" ]; then
+	for f in "$CORPUS"/*; do
+		case $f in *.md|*.tsv) continue ;; esac
+		prop_capture "corpus:$(basename "$f")" "$f"
+	done
+else
+	skipped "prop/corpus:*" "no corpus"
+fi
+
+echo "e2e: $pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
