@@ -25,7 +25,8 @@
 /* Linux cooked capture headers (LINKTYPE_LINUX_SLL and _SLL2). */
 #define SLL_HDR_LEN 16
 #define SLL2_HDR_LEN 20
-#define ARPHRD_NETLINK 824	/* protocol is a netlink family, not an ethertype */
+/* With this ARPHRD_ type, the protocol is a netlink family. */
+#define ARPHRD_NETLINK 824
 
 /* DLT values that some files carry for raw IP instead of LINKTYPE_RAW. */
 #define DLT_RAW_BSD 12
@@ -170,13 +171,14 @@ tcp_wscale(const uint8_t *opt, uint32_t len)
 			break;
 		if (kind == TCP_OPT_WSCALE && olen == 3 &&
 		    get_u8(opt, len, off + 2, &shift))
-			return (int8_t)(shift > TCP_MAX_WSCALE ? TCP_MAX_WSCALE :
-			    shift);
+			return (int8_t)(shift > TCP_MAX_WSCALE ?
+			    TCP_MAX_WSCALE : shift);
 		off += olen;
 	}
 	return -1;
 }
 
+/* TCP (RFC 9293), UDP (RFC 768) or, for other protocols, the bare payload. */
 void
 decode_transport(struct pkt_view *v, const uint8_t *l4, uint32_t len,
     uint32_t wire_len, struct stats *st)
@@ -388,7 +390,8 @@ decode_ipv6(const uint8_t *p, uint32_t len, struct pkt_view *v,
 			return;
 		default:
 			v->proto = nh;
-			decode_transport(v, pl + off, cap - off, wire - off, st);
+			decode_transport(v, pl + off, cap - off, wire - off,
+			    st);
 			return;
 		}
 	}

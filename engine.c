@@ -155,7 +155,7 @@ decide_alone(struct engine *e, struct unit *u, const struct pkt_view *v)
 
 	if (unit_decide(u, matched ? VERDICT_MATCH : VERDICT_NOMATCH,
 	    e->cfg.invert)) {
-		if (u->serial != UNIT_SINGLE_SELECTED)
+		if (u->serial < UNIT_SINGLE_REJECTED)
 			mark_selected(e, u->serial);
 		e->cfg.st->units_selected++;
 		if (e->cfg.report != NULL) {
@@ -203,6 +203,7 @@ single_packet(struct engine *e, const struct pkt_view *v,
 	struct unit u;
 
 	memset(&u, 0, sizeof(u));
+	u.serial = UNIT_SINGLE_REJECTED;	/* no bit: decided here, once */
 	e->cfg.st->single_units++;
 	decide_alone(e, &u, v);
 	if (e->cfg.assign != NULL)

@@ -1,4 +1,4 @@
-/* pcapio.c: reads classic pcap and pcapng with its own buffer, BPF, pcap output. */
+/* pcapio.c: classic pcap and pcapng input, BPF, and the pcap writer. */
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -96,7 +96,7 @@ struct pcapio_in {
 	uint8_t fhdr[PCAPIO_FILE_HEADER_LEN];
 
 	/* Classic pcap. */
-	bool swap;		/* file (or pcapng section) in the other byte order */
+	bool swap;		/* file or pcapng section in the other order */
 	bool file_nano;
 	int lengths;		/* LENGTHS_* */
 	uint32_t limit;		/* largest capture length accepted */
@@ -415,8 +415,8 @@ pcap_next_rec(struct pcapio_in *in, struct pcap_rec *rec, char *errbuf)
 		p = in->buf + in->start;
 		caplen = rd32(in, p + 8);
 		wirelen = rd32(in, p + 12);
-		if (in->lengths == LENGTHS_SWAPPED ||
-		    (in->lengths == LENGTHS_MAYBE_SWAPPED && caplen > wirelen)) {
+		if (in->lengths == LENGTHS_SWAPPED || (in->lengths ==
+		    LENGTHS_MAYBE_SWAPPED && caplen > wirelen)) {
 			uint32_t t = caplen;
 
 			caplen = wirelen;
@@ -689,8 +689,8 @@ ng_parse_idb(struct pcapio_in *in, size_t rel, const uint8_t *p, uint32_t len,
 		if (opt.code == PCAPNG_OPT_TSRESOL && opt.len >= 1) {
 			ifc->units = tsresol_units(opt.val[0]);
 			if (ifc->units == 0) {
-				snprintf(why, sizeof(why),
-				    "unsupported if_tsresol 0x%02x", opt.val[0]);
+				snprintf(why, sizeof(why), "unsupported "
+				    "if_tsresol 0x%02x", opt.val[0]);
 				return ng_corrupt(in, errbuf, rel, why);
 			}
 		} else if (opt.code == PCAPNG_OPT_TSOFFSET && opt.len >= 8) {
@@ -839,7 +839,7 @@ ng_packet(struct pcapio_in *in, uint32_t type, uint32_t len,
 	limit = caplen_limit(ifc->snaplen);
 	room = len - fixed - 4;
 	if (type == PCAPNG_SPB) {
-		/* The SPB has no capture length: the block and snaplen bound it. */
+		/* An SPB has no capture length: block and snaplen bound it. */
 		caplen = wirelen < room ? wirelen : room;
 		if (ifc->snaplen != 0 && caplen > ifc->snaplen)
 			caplen = ifc->snaplen;
@@ -856,7 +856,7 @@ ng_packet(struct pcapio_in *in, uint32_t type, uint32_t len,
 	in->recno++;
 	count = in_first_pass(in);
 	if (ifc->linktype != in->linktype) {
-		/* The output has one link type; the others cannot go into it. */
+		/* The output has one link type; others cannot go into it. */
 		if (count)
 			in->st->other_linktype++;
 		in_consume(in, len);

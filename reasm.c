@@ -697,7 +697,11 @@ skip_to_queue(struct reasm_tcp *r, struct tcp_half *h, int dir,
 	drain(r, h, dir, sink);
 }
 
-/* Past a cap, queued data goes out at the price of a gap. */
+/*
+ * Past a cap, queued data goes out at the price of a gap. Over the global
+ * cap it is the direction that just queued which pays: the only one at hand,
+ * and the one growing. The others pay when they next queue.
+ */
 static void
 enforce_caps(struct reasm_tcp *r, struct tcp_half *h, int dir,
     const struct reasm_sink *sink)
@@ -896,6 +900,12 @@ track_only(struct reasm_tcp *r, struct tcp_conn *c)
 	}
 }
 
+/*
+ * The sink's callbacks run from inside this function and must not call back
+ * into reasm for the same connection. The other direction's bytes that this
+ * segment's ACK proves lost are skipped before this segment's own data goes
+ * out, as they were sent first.
+ */
 enum reasm_tcp_event
 reasm_tcp_segment(struct reasm_tcp *r, struct tcp_conn *c, int dir,
     const struct tcp_seg *s, const struct reasm_sink *sink)

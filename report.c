@@ -79,6 +79,26 @@ escaped(FILE *out, const uint8_t *p, size_t n)
 	}
 }
 
+/*
+ * A pattern between slashes: as given, so it can be pasted back, except
+ * that '/' becomes "\/" and unprintable bytes \xHH (both mean the same in
+ * PCRE2).
+ */
+static void
+pattern_text(FILE *out, const char *p)
+{
+	for (; *p != '\0'; p++) {
+		uint8_t c = (uint8_t)*p;
+
+		if (c == '/')
+			fputs("\\/", out);
+		else if (c < 0x20 || c > 0x7e)
+			fprintf(out, "\\x%02x", c);
+		else
+			fputc(c, out);
+	}
+}
+
 static void
 timestamp(FILE *out, uint64_t ts_ns, bool nano)
 {
@@ -102,9 +122,9 @@ report_line(FILE *out, const struct engine_report *r, bool nano)
 	bool ports = r->is_flow && (r->proto == 6 || r->proto == 17);
 
 	timestamp(out, r->ts_ns, nano);
-	if (r->ipver == 0)
+	if (!r->is_flow)
 		fputs(" packet", out);
-	else {
+	if (r->ipver != 0) {
 		fprintf(out, " %s", proto_name(r->proto, pbuf, sizeof(pbuf)));
 		if (r->vlan_count == 1)
 			fprintf(out, " vlan %u", r->vlan[0]);
@@ -117,7 +137,7 @@ report_line(FILE *out, const struct engine_report *r, bool nano)
 	}
 	if (r->matched && r->hit != NULL) {
 		fprintf(out, " %s /", r->hit->dir == 0 ? "client" : "server");
-		escaped(out, (const uint8_t *)r->pattern, strlen(r->pattern));
+		pattern_text(out, r->pattern);
 		fprintf(out, "/ @%" PRIu64 " \"", r->hit->offset);
 		escaped(out, r->hit->excerpt, r->hit->excerpt_len);
 		fputs("\"\n", out);

@@ -1,4 +1,4 @@
-/* check_decode.c: link layers, IPv4/IPv6, TCP/UDP decoding, truncation, corpus. */
+/* check_decode.c: link layers, IP, TCP/UDP: tables, truncation, corpus. */
 #include <check.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -75,6 +75,9 @@ struct dcase {
 	pl, wire, 0x18, -1, F_TCP | F_V4ADDR, NOFRAG
 #define OK6_TCP(off, pl, wire) DECODE_OK, 6, 6, 0, 0, 0, 12345, 80, off, \
 	pl, wire, 0x18, -1, F_TCP | F_V6ADDR, NOFRAG
+/* Not TCP: version, protocol, ports, payload offset and lengths, address. */
+#define OKX(ver, proto, sp, dp, off, pl, wire, addr) DECODE_OK, ver, proto, \
+	0, 0, 0, sp, dp, off, pl, wire, 0, -1, addr, NOFRAG
 #define NOT_IP DECODE_NOT_IP, 0, 0, 0, 0, 0, 0, 0, -1, 0, 0, 0, -1, 0, NOFRAG
 #define BAD(s) s, 0, 0, 0, 0, 0, 0, 0, -1, 0, 0, 0, -1, 0, NOFRAG
 /* A bad transport header still has its IP fields. */
@@ -149,7 +152,8 @@ static const struct dcase cases[] = {
 	    NOT_IP },
 	{ "sll netlink", LINKTYPE_LINUX_SLL, P(SLL_NETLINK(8, 0), TCP4_HELLO),
 	    NOT_IP },
-	{ "sll other hatype", LINKTYPE_LINUX_SLL, P(SLL(0x0a, 8, 0), TCP4_HELLO),
+	{ "sll other hatype", LINKTYPE_LINUX_SLL,
+	    P(SLL(0x0a, 8, 0), TCP4_HELLO),
 	    OK4_TCP(56, 5, 5) },
 	{ "sll cut", LINKTYPE_LINUX_SLL, P(0, 0, 0, 1, 0, 6, MACS_6, 0, 0, 8),
 	    BAD(DECODE_BAD_LINK) },
@@ -228,20 +232,20 @@ static const struct dcase cases[] = {
 
 	/* Transport */
 	{ "udp", LINKTYPE_RAW, P(IP4(0, 33, 0, 0, 17), UDP(0, 13), HELLO),
-	    DECODE_OK, 4, 17, 0, 0, 0, 53, 5000, 28, 5, 5, 0, -1, F_V4ADDR, NOFRAG },
+	    OKX(4, 17, 53, 5000, 28, 5, 5, F_V4ADDR) },
 	{ "udp length shorter than ip", LINKTYPE_RAW,
 	    P(IP4(0, 33, 0, 0, 17), UDP(0, 11), HELLO),
-	    DECODE_OK, 4, 17, 0, 0, 0, 53, 5000, 28, 3, 3, 0, -1, F_V4ADDR, NOFRAG },
+	    OKX(4, 17, 53, 5000, 28, 3, 3, F_V4ADDR) },
 	{ "udp length longer than ip", LINKTYPE_RAW,
 	    P(IP4(0, 33, 0, 0, 17), UDP(0, 99), HELLO),
-	    DECODE_OK, 4, 17, 0, 0, 0, 53, 5000, 28, 5, 5, 0, -1, F_V4ADDR, NOFRAG },
+	    OKX(4, 17, 53, 5000, 28, 5, 5, F_V4ADDR) },
 	{ "udp snap cut", LINKTYPE_RAW,
 	    P(IP4(0, 128, 0, 0, 17), UDP(0, 108), HELLO),
 	    DECODE_OK, 4, 17, 0, 0, 0, 53, 5000, 28, 5, 100, 0, -1,
 	    F_V4ADDR, NOFRAG },
 	{ "udp length 0", LINKTYPE_RAW,
 	    P(IP4(0, 33, 0, 0, 17), UDP(0, 0), HELLO),
-	    DECODE_OK, 4, 17, 0, 0, 0, 53, 5000, 28, 5, 5, 0, -1, F_V4ADDR, NOFRAG },
+	    OKX(4, 17, 53, 5000, 28, 5, 5, F_V4ADDR) },
 	{ "udp length 7", LINKTYPE_RAW,
 	    P(IP4(0, 33, 0, 0, 17), UDP(0, 7), HELLO),
 	    BADT4(17) },
@@ -249,13 +253,13 @@ static const struct dcase cases[] = {
 	    P(IP4(0, 27, 0, 0, 17), 0, 53, 0x13, 0x88, 0, 7, 0),
 	    BADT4(17) },
 	{ "icmp", LINKTYPE_RAW, P(IP4(0, 28, 0, 0, 1), 8, 0, 0, 0, 0, 1, 0, 1),
-	    DECODE_OK, 4, 1, 0, 0, 0, 0, 0, 20, 8, 8, 0, -1, F_V4ADDR, NOFRAG },
+	    OKX(4, 1, 0, 0, 20, 8, 8, F_V4ADDR) },
 	{ "ipv4 in ipv4", LINKTYPE_RAW,
 	    P(IP4(0, 65, 0, 0, 4), TCP4_HELLO),
-	    DECODE_OK, 4, 4, 0, 0, 0, 0, 0, 20, 45, 45, 0, -1, F_V4ADDR, NOFRAG },
+	    OKX(4, 4, 0, 0, 20, 45, 45, F_V4ADDR) },
 	{ "ipv6 in ipv4", LINKTYPE_RAW,
 	    P(IP4(0, 85, 0, 0, 41), TCP6_HELLO),
-	    DECODE_OK, 4, 41, 0, 0, 0, 0, 0, 20, 65, 65, 0, -1, F_V4ADDR, NOFRAG },
+	    OKX(4, 41, 0, 0, 20, 65, 65, F_V4ADDR) },
 	{ "tcp data offset 4", LINKTYPE_RAW,
 	    P(IP4(0, 45, 0, 0, 6), TCP(4, 0x18), HELLO),
 	    BADT4(6) },
@@ -342,7 +346,7 @@ static const struct dcase cases[] = {
 	    BAD(DECODE_BAD_IP) },
 	{ "ipv6 no next header", LINKTYPE_IPV6,
 	    P(IP6(0, 8, 0), EXT8(59)),
-	    DECODE_OK, 6, 59, 0, 0, 0, 0, 0, 48, 0, 0, 0, -1, F_V6ADDR, NOFRAG },
+	    OKX(6, 59, 0, 0, 48, 0, 0, F_V6ADDR) },
 	{ "ipv6 ext header past capture", LINKTYPE_IPV6,
 	    P(IP6(0, 40, 60), 6, 4, 0, 0, 0, 0, 0, 0),
 	    BAD(DECODE_BAD_IP) },
@@ -369,13 +373,13 @@ static const struct dcase cases[] = {
 	    P(ETH(0x86, 0xdd), IP6(0, 20, 6), TCP(5, 0x18), 0, 0, 0, 0),
 	    OK6_TCP(74, 0, 0) },
 	{ "ipv6 udp", LINKTYPE_IPV6, P(IP6(0, 13, 17), UDP(0, 13), HELLO),
-	    DECODE_OK, 6, 17, 0, 0, 0, 53, 5000, 48, 5, 5, 0, -1, F_V6ADDR, NOFRAG },
+	    OKX(6, 17, 53, 5000, 48, 5, 5, F_V6ADDR) },
 	{ "ipv6 icmpv6", LINKTYPE_IPV6,
 	    P(IP6(0, 8, 58), 128, 0, 0, 0, 0, 1, 0, 1),
-	    DECODE_OK, 6, 58, 0, 0, 0, 0, 0, 40, 8, 8, 0, -1, F_V6ADDR, NOFRAG },
+	    OKX(6, 58, 0, 0, 40, 8, 8, F_V6ADDR) },
 	{ "ipv6 esp is not skipped", LINKTYPE_IPV6,
 	    P(IP6(0, 8, 50), 0, 0, 1, 0, 0, 0, 0, 1),
-	    DECODE_OK, 6, 50, 0, 0, 0, 0, 0, 40, 8, 8, 0, -1, F_V6ADDR, NOFRAG },
+	    OKX(6, 50, 0, 0, 40, 8, 8, F_V6ADDR) },
 };
 
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
@@ -683,7 +687,8 @@ START_TEST(test_fuzz)
 			len = c->len;
 			pkt = exact_copy(c->frame, len);
 			for (k = 0; k < 3; k++)
-				pkt[(x >> (k * 16)) % len] = (uint8_t)(x >> (k * 8));
+				pkt[(x >> (k * 16)) % len] =
+				    (uint8_t)(x >> (k * 8));
 			len -= (uint32_t)(x >> 60) % 8;
 		}
 		decode_packet(n % 2 ? lts[(x >> 32) % 10] : c->linktype, pkt,
@@ -691,7 +696,8 @@ START_TEST(test_fuzz)
 		/* Check's assertions are slow; note the first bad round. */
 		if (v.status == DECODE_OK && (v.payload_len >
 		    v.payload_wire_len || (v.payload_len > 0 &&
-		    (v.payload < pkt || v.payload + v.payload_len > pkt + len))))
+		    (v.payload < pkt ||
+		    v.payload + v.payload_len > pkt + len))))
 			bad = bad < 0 ? n : bad;
 		if (v.status == DECODE_FRAGMENT && (v.frag_len >
 		    v.frag_wire_len || v.frag_data < pkt ||

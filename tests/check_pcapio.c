@@ -263,7 +263,8 @@ static const struct open_case open_cases[] = {
 	{ "cut 2", false, 2, 4, 1, 2, "file ends inside the pcap file header" },
 	{ "cut 10", false, 2, 4, 1, 10,
 	    "file ends inside the pcap file header" },
-	{ "cut 23", true, 2, 4, 1, 23, "file ends inside the pcap file header" },
+	{ "cut 23", true, 2, 4, 1, 23,
+	    "file ends inside the pcap file header" },
 };
 
 START_TEST(test_open_header)
@@ -282,7 +283,8 @@ START_TEST(test_open_header)
 		ck_assert_str_eq(err, c->err);
 	} else {
 		ck_assert_msg(in != NULL, "%s: %s", c->name, err);
-		ck_assert_int_eq(pcapio_linktype(in), (int)(c->ltfield & 0xffff));
+		ck_assert_int_eq(pcapio_linktype(in),
+		    (int)(c->ltfield & 0xffff));
 		ck_assert_uint_eq(pcapio_snaplen(in), 65535);
 		ck_assert_mem_eq(pcapio_file_header(in), b.p, 24);
 		pcapio_close(in);
@@ -526,19 +528,21 @@ check_cuts(const uint8_t *file, size_t len, const size_t *recs, size_t nrec,
 		pcapio_close(in);
 		for (k = 0; k < nrec && recs[k + 1] <= cut; k++)
 			;
-		ck_assert_msg(r.n == k, "cut %zu: %" PRIu64 " records, want %zu",
-		    cut, r.n, k);
+		ck_assert_msg(r.n == k, "cut %zu: %" PRIu64 " records, "
+		    "want %zu", cut, r.n, k);
 		if (k == nrec || recs[k] == cut) {
 			ck_assert_msg(r.rc == 0, "cut %zu: %s", cut, r.err);
 			continue;
 		}
 		ck_assert_int_eq(r.rc, -1);
 		if (ng && cut - recs[k] < 4)
-			snprintf(want, sizeof(want), "block at byte offset %zu: "
+			snprintf(want, sizeof(want),
+			    "block at byte offset %zu: "
 			    "file ends in the middle of a block (truncated "
 			    "capture)", recs[k]);
 		else
-			snprintf(want, sizeof(want), "record %zu at byte offset "
+			snprintf(want, sizeof(want),
+			    "record %zu at byte offset "
 			    "%zu: file ends in the middle of a record "
 			    "(truncated capture)", k + 1, recs[k]);
 		ck_assert_str_eq(r.err, want);
@@ -813,8 +817,10 @@ START_TEST(test_pcapng_output_interface)
 		ng_idb(&b, i % 2, 113, 0, c[i].tsresol0, false, 0);
 		ng_idb(&b, i % 2, 1, 9000, c[i].tsresol1, false, 0);
 		if (c[i].first_if >= 0) {
-			ng_epb(&b, i % 2, (uint32_t)c[i].first_if, 5, 10, 10, 1);
-			ng_epb(&b, i % 2, (uint32_t)!c[i].first_if, 6, 10, 10, 2);
+			uint32_t f = (uint32_t)c[i].first_if;
+
+			ng_epb(&b, i % 2, f, 5, 10, 10, 1);
+			ng_epb(&b, i % 2, !f, 6, 10, 10, 2);
 		}
 		write_file(path, b.p, b.len);
 		in = pcapio_open(path, NULL, err);
@@ -855,48 +861,55 @@ START_TEST(test_pcapng_damage)
 		switch (kind) {
 		case 0:	/* unknown interface */
 			ng_epb(&b, false, 3, 1, 10, 10, 1);
-			snprintf(want, sizeof(want), "record 2 at byte offset "
+			snprintf(want, sizeof(want),
+			    "record 2 at byte offset "
 			    "%zu: packet on interface 3, which has no "
 			    "interface description block", mark);
 			break;
 		case 1:	/* trailing length differs */
 			ng_epb(&b, false, 0, 1, 10, 10, 1);
 			b.p[b.len - 4] ^= 0x40;
-			snprintf(want, sizeof(want), "block at byte offset %zu: "
+			snprintf(want, sizeof(want),
+			    "block at byte offset %zu: "
 			    "trailing block length 108 differs from the "
 			    "leading 44 (corrupt block)", mark);
 			break;
 		case 2:	/* capture length beyond the block */
 			ng_epb(&b, false, 0, 1, 10, 10, 1);
 			b.p[mark + 20] = 13;
-			snprintf(want, sizeof(want), "block at byte offset %zu: "
+			snprintf(want, sizeof(want),
+			    "block at byte offset %zu: "
 			    "capture length 13 does not fit in its block "
 			    "(corrupt block)", mark);
 			break;
 		case 3:	/* absurd capture length */
 			ng_epb(&b, false, 0, 1, 10, 10, 1);
 			memcpy(b.p + mark + 20, "\x00\x00\xff\x00", 4);
-			snprintf(want, sizeof(want), "record 2 at byte offset "
+			snprintf(want, sizeof(want),
+			    "record 2 at byte offset "
 			    "%zu: capture length 16711680 exceeds the maximum "
 			    "262144", mark);
 			break;
 		case 4:	/* block length not a multiple of 4 */
 			ng_epb(&b, false, 0, 1, 10, 10, 1);
 			b.p[mark + 4] = 45;
-			snprintf(want, sizeof(want), "block at byte offset %zu: "
+			snprintf(want, sizeof(want),
+			    "block at byte offset %zu: "
 			    "invalid block length 45 (corrupt block)", mark);
 			break;
 		case 5:	/* an option running past its block */
 			ng_idb(&b, false, 1, 0, 6, false, 0);
 			/* The if_name option's length, at 16 + 2. */
 			b.p[mark + 18] = 200;
-			snprintf(want, sizeof(want), "block at byte offset %zu: "
+			snprintf(want, sizeof(want),
+			    "block at byte offset %zu: "
 			    "option 2 of length 200 runs past the end of its "
 			    "block (corrupt block)", mark);
 			break;
 		case 6:	/* a later section of an unknown version */
 			ng_shb(&b, true, 2, 0);
-			snprintf(want, sizeof(want), "block at byte offset %zu: "
+			snprintf(want, sizeof(want),
+			    "block at byte offset %zu: "
 			    "unsupported pcapng version 2.0", mark);
 			break;
 		}
@@ -1753,7 +1766,7 @@ START_TEST(test_corpus_timestamps)
 		{ "tcpdump--tcp-handshake-nano.pcap", true,
 		    { 1418145369924505488ULL, 1418145370052027262ULL,
 		    1418145370052115157ULL } },
-		/* Fields 999999999, 1000000000, 2147483648: added as they are. */
+		/* Fields 999999999, 1000000000, 2147483648 are added as is. */
 		{ "tcpdump--timestamp_invalid_nano.pcap", true,
 		    { 1418145369999999999ULL, 1418145371000000000ULL,
 		    1418145372147483648ULL } },
@@ -1831,7 +1844,7 @@ START_TEST(test_corpus_pcapng_output)
 		ck_assert_uint_eq(st.packets_written, c[i].records);
 		ck_assert_uint_eq(st.other_linktype, 0);
 
-		/* The output, read by libpcap, is the input record for record. */
+		/* Read back by libpcap, the output equals the input. */
 		ck_assert_int_eq(pcapio_rewind(in, err), 0);
 		p = pcap_open_offline_with_tstamp_precision(opath,
 		    PCAP_TSTAMP_PRECISION_NANO, perr);

@@ -36,9 +36,9 @@ START_TEST(test_tcp_match_line)
 	    .hit = &hit, .pattern = "GET /" };
 
 	ck_assert_str_eq(line(&r, false), "2004-10-20T23:09:55.123456Z tcp "
-	    "10.0.0.1:34567 -> 192.168.1.20:80 client /GET // @17 \"GET /\"\n");
+	    "10.0.0.1:34567 -> 192.168.1.20:80 client /GET \\// @17 \"GET /\"\n");
 	ck_assert_str_eq(line(&r, true), "2004-10-20T23:09:55.123456789Z tcp "
-	    "10.0.0.1:34567 -> 192.168.1.20:80 client /GET // @17 \"GET /\"\n");
+	    "10.0.0.1:34567 -> 192.168.1.20:80 client /GET \\// @17 \"GET /\"\n");
 }
 END_TEST
 
@@ -50,11 +50,11 @@ START_TEST(test_ipv6_vlan_server_escapes)
 	    .ipver = 6, .client_addr = v6a, .server_addr = v6b,
 	    .client_port = 5555, .server_port = 443, .vlan = { 10, 20 },
 	    .vlan_count = 2, .matched = true, .hit = &hit,
-	    .pattern = "a\"b\\\\\\n" };
+	    .pattern = "a\"b\\\\\\n/\x01" };
 
 	ck_assert_str_eq(line(&r, false), "2004-10-20T23:09:55.123456Z tcp "
 	    "vlan 10,20 [2001:db8::1]:5555 -> [fe80::abcd]:443 server "
-	    "/a\\\"b\\\\\\\\\\\\n/ @0 \"a\\\"b\\\\\\n\\x01\"\n");
+	    "/a\"b\\\\\\n\\/\\x01/ @0 \"a\\\"b\\\\\\n\\x01\"\n");
 }
 END_TEST
 
@@ -64,6 +64,8 @@ START_TEST(test_no_match_and_other_protocols)
 	    .ipver = 4, .client_addr = v4a, .server_addr = v4b,
 	    .vlan = { 42 }, .vlan_count = 1 };
 	struct engine_report pkt = { .ts_ns = TS };
+	struct engine_report bad = { .ts_ns = TS, .proto = 6, .ipver = 4,
+	    .client_addr = v4a, .server_addr = v4b };
 
 	ck_assert_str_eq(line(&r, false), "2004-10-20T23:09:55.123456Z icmp "
 	    "vlan 42 10.0.0.1 -> 192.168.1.20 no-match\n");
@@ -73,6 +75,9 @@ START_TEST(test_no_match_and_other_protocols)
 	    "ip-proto-200 10.0.0.1 -> 192.168.1.20 no-match\n");
 	ck_assert_str_eq(line(&pkt, false),
 	    "2004-10-20T23:09:55.123456Z packet no-match\n");
+	/* A damaged TCP packet alone: its addresses, no ports. */
+	ck_assert_str_eq(line(&bad, false), "2004-10-20T23:09:55.123456Z "
+	    "packet tcp 10.0.0.1 -> 192.168.1.20 no-match\n");
 }
 END_TEST
 

@@ -16,6 +16,13 @@ files. Frame numbers count REF's records from 1, as tshark does.
   partition REF A B [-o]   exit 1 unless A and B are disjoint and together
                            hold every record of REF; -o: each in REF's order
   header F                 "linktype snaplen usec|nsec"
+  ngref IN OUT             rewrites pcapng IN as a nanosecond classic pcap
+                           (the first interface's link type); exit 1 when
+                           IN is damaged (OUT holds the packets before the
+                           damage), 2 when it is not pcapng at all
+
+Version 2.0-2.2 pcap files have caplen and len swapped, 2.3 files maybe;
+they are read as libpcap reads them (sf-pcap.c, lengths_swapped).
 
 Exit status 2 and a message for a file that is not a readable pcap.
 """
@@ -44,19 +51,124 @@ def read_pcap(path):
         raise PcapError("%s: not a classic pcap file (magic %s)" %
                         (path, magic.hex()))
     e, nsec = table[magic]
-    _, _, _, _, snaplen, linktype = struct.unpack(e + "HHiIII", buf[4:24])
+    major, minor, _, _, snaplen, linktype = struct.unpack(e + "HHiIII",
+                                                          buf[4:24])
+    swapped = major == 2 and minor < 3
+    maybe_swapped = major == 2 and minor == 3
     recs = []
     off = 24
     while off < len(buf):
         if off + 16 > len(buf):
             raise PcapError("%s: truncated record header at %d" % (path, off))
         sec, frac, caplen, olen = struct.unpack(e + "IIII", buf[off:off + 16])
+        if swapped or (maybe_swapped and caplen > olen):
+            caplen, olen = olen, caplen
         off += 16
         if off + caplen > len(buf):
             raise PcapError("%s: truncated record at %d" % (path, off))
         recs.append((sec, frac, caplen, olen, buf[off:off + caplen]))
         off += caplen
     return linktype & 0xffff, snaplen, nsec, recs
+
+
+def read_pcapng(path):
+    """Returns (linktype, [(sec, nsec, caplen, len, data)], damage or None).
+
+    Enhanced, simple and obsolete packet blocks are read; interfaces give
+    each packet its time resolution and offset (if_tsresol, if_tsoffset).
+    """
+    with open(path, "rb") as f:
+        buf = f.read()
+    if buf[:4] != b"\x0a\x0d\x0d\x0a":
+        raise PcapError("%s: not a pcapng file" % path)
+    recs = []
+    ifaces = []
+    linktype = None
+    e = "<"
+    off = 0
+    while off < len(buf):
+        if off + 12 > len(buf):
+            return linktype, recs, "truncated block at %d" % off
+        btype = struct.unpack(e + "I", buf[off:off + 4])[0]
+        if btype == 0x0a0d0d0a:
+            bom = buf[off + 8:off + 12]
+            if bom == b"\x4d\x3c\x2b\x1a":
+                e = "<"
+            elif bom == b"\x1a\x2b\x3c\x4d":
+                e = ">"
+            else:
+                return linktype, recs, "bad byte-order magic at %d" % off
+            ifaces = []
+        blen = struct.unpack(e + "I", buf[off + 4:off + 8])[0]
+        if blen < 12 or blen % 4 or off + blen > len(buf):
+            return linktype, recs, "bad block length %d at %d" % (blen, off)
+        if struct.unpack(e + "I", buf[off + blen - 4:off + blen])[0] != blen:
+            return linktype, recs, "block lengths differ at %d" % off
+        body = buf[off + 8:off + blen - 4]
+        if btype == 0x0a0d0d0a:
+            major, minor = struct.unpack(e + "HH", body[4:8])
+            if major != 1:
+                return linktype, recs, "pcapng version %d.%d" % (major, minor)
+        elif btype == 1:
+            lt, _, snap = struct.unpack(e + "HHI", body[:8])
+            res, tsoff = (10, 6), 0
+            o = 8
+            while o + 4 <= len(body):
+                code, olen = struct.unpack(e + "HH", body[o:o + 4])
+                val = body[o + 4:o + 4 + olen]
+                if code == 0:
+                    break
+                if code == 9 and olen >= 1:
+                    res = (2, val[0] & 0x7f) if val[0] & 0x80 else (10, val[0])
+                elif code == 14 and olen >= 8:
+                    tsoff = struct.unpack(e + "q", val[:8])[0]
+                o += 4 + ((olen + 3) & ~3)
+            ifaces.append((lt, snap, res, tsoff))
+            if linktype is None:
+                linktype = lt
+        elif btype in (2, 6):
+            if btype == 6:
+                ifn, hi, lo, caplen, olen = struct.unpack(e + "IIIII",
+                                                          body[:20])
+            else:
+                ifn, _, hi, lo, caplen, olen = struct.unpack(e + "HHIIII",
+                                                             body[:20])
+            if ifn >= len(ifaces) or 20 + caplen > len(body):
+                return linktype, recs, "bad packet block at %d" % off
+            base, exp = ifaces[ifn][2]
+            units = (hi << 32) | lo
+            if base == 10:
+                ns = units * 10 ** (9 - exp) if exp <= 9 else \
+                    units // 10 ** (exp - 9)
+            else:
+                ns = units * 10 ** 9 >> exp
+            ns += ifaces[ifn][3] * 10 ** 9
+            recs.append((ns // 10 ** 9, ns % 10 ** 9, caplen, olen,
+                         body[20:20 + caplen]))
+        elif btype == 3:
+            if not ifaces:
+                return linktype, recs, "simple packet block without interface"
+            olen = struct.unpack(e + "I", body[:4])[0]
+            caplen = min(olen, len(body) - 4)
+            if ifaces[0][1]:
+                caplen = min(caplen, ifaces[0][1])
+            recs.append((0, 0, caplen, olen, body[4:4 + caplen]))
+        off += blen
+    return linktype, recs, None
+
+
+def cmd_ngref(inp, out):
+    linktype, recs, damage = read_pcapng(inp)
+    with open(out, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xa1b23c4d, 2, 4, 0, 0, 262144,
+                            linktype or 0))
+        for sec, ns, caplen, olen, data in recs:
+            f.write(struct.pack("<IIII", sec, ns, caplen, olen))
+            f.write(data)
+    if damage:
+        print("%s: %s" % (inp, damage))
+        return 1
+    return 0
 
 
 def keys(recs, nsec, coarse):
@@ -186,6 +298,8 @@ def main(argv):
             return 1
         if cmd == "partition":
             return cmd_partition(args)
+        if cmd == "ngref":
+            return cmd_ngref(args[0], args[1])
     except PcapError as e:
         print(e)
         return 2
