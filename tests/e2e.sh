@@ -25,7 +25,8 @@
 # Environment: BUILD (where mkcap is built, default build), FLOWGREP (the
 # binary, default ./flowgrep), FLOWGREP_CORPUS (default ../shared/corpus),
 # E2E_ONLY (run only the cases whose name contains this string),
-# E2E_TIMEOUT (seconds one flowgrep run may take, default 60).
+# E2E_TIMEOUT (seconds one flowgrep run may take, default 60), E2E_OUT (the
+# scratch directory, default tests/out, emptied at the start).
 # Needs: tcpdump and python3 for pcap output checks, tshark for the
 # tshark-dependent cases; a missing tool skips the cases that need it.
 
@@ -37,7 +38,7 @@ FG=${FLOWGREP:-$ROOT/flowgrep}
 case $FG in /*) ;; *) FG=$ROOT/$FG ;; esac
 MKCAP=$ROOT/$BUILD/mkcap
 CORPUS=${FLOWGREP_CORPUS:-../shared/corpus}
-OUTROOT=$ROOT/tests/out
+OUTROOT=${E2E_OUT:-$ROOT/tests/out}
 TIMEOUT=${E2E_TIMEOUT:-60}
 TAB=$(printf '\t')
 
@@ -125,15 +126,22 @@ safe_name() {
 	printf '%s' "$1" | tr -c 'A-Za-z0-9._-' '_'
 }
 
-# Sets $REF to the reference copy of capture $1: its records as libpcap
-# reads them, in a nanosecond classic pcap, and $REFSTATUS to tcpdump's exit
-# status (non-zero: damaged, or not openable when the copy is empty).
+# Sets $REF to the reference copy of capture $1, its records in a
+# nanosecond classic pcap, and $REFSTATUS to non-zero when $1 is damaged
+# ($REF then holds the records before the damage, and is empty when nothing
+# could be opened). Classic pcap is read by libpcap (tcpdump); pcapng by
+# pcapset.py, as libpcap refuses a file whose interfaces differ in link type
+# or snap length, which flowgrep reads.
 ref_of() {
 	REF=$OUTROOT/ref/$(safe_name "$1").pcap
 	if [ ! -f "$REF.status" ]; then
 		: >"$REF"
-		tcpdump --time-stamp-precision=nano -r "$1" -w "$REF" \
-		    >/dev/null 2>&1
+		if [ "$(od -An -tx1 -N4 "$1" | tr -d ' \n')" = 0a0d0d0a ]; then
+			$PY "$PCAPSET" ngref "$1" "$REF" >/dev/null 2>&1
+		else
+			tcpdump --time-stamp-precision=nano -r "$1" -w "$REF" \
+			    >/dev/null 2>&1
+		fi
 		echo $? >"$REF.status"
 	fi
 	REFSTATUS=$(cat "$REF.status")
@@ -152,6 +160,23 @@ subst_in() {
 }
 
 # ---- checks on one case's results ----
+
+# Prints the items of "A | B | C", one per line.
+split_bar() {
+	s=$1
+	while :; do
+		case $s in
+		*' | '*)
+			printf '%s\n' "${s%% | *}"
+			s=${s#* | }
+			;;
+		*)
+			printf '%s\n' "$s"
+			break
+			;;
+		esac
+	done
+}
 
 # The flows of report lines on stdin: "PROTO [vlan IDS] CLIENT -> SERVER",
 # "packet" for units that are not flows.
@@ -193,7 +218,7 @@ check_one() {
 	case $k in
 	flows)
 		got=$(report_flows <"$c_dir/stdout" | sort)
-		want=$(printf '%s\n' "$v" | sed 's/ | /\n/g' | sort)
+		want=$(split_bar "$v" | sort)
 		if [ "$got" != "$want" ]; then
 			problem "reported flows:"
 			problem "$(printf '%s\n' "$got" | sed 's/^/  /')"
@@ -308,10 +333,10 @@ run_case() {
 	*'$OUT'*) c_out=$OUT ;;
 	*) c_out=$c_dir/stdout ;;
 	esac
-	# Only a regular file read with -r keeps the input's order.
+	# Only a regular file given to flowgrep's -r keeps the input's order.
 	case $c_cmd in
-	*'|'*|*'<'*|*'-r -'*) c_ordered= ;;
-	*) c_ordered=1 ;;
+	*flowgrep*'-r "$IN"'*) c_ordered=1 ;;
+	*) c_ordered= ;;
 	esac
 	(eval "$c_cmd") >"$c_dir/stdout" 2>"$c_dir/stderr" </dev/null
 	st=$?

@@ -159,6 +159,11 @@ def read_pcapng(path):
 
 def cmd_ngref(inp, out):
     linktype, recs, damage = read_pcapng(inp)
+    if linktype is None:
+        # Not even an interface: nothing a reader could open.
+        open(out, "wb").close()
+        print("%s: %s" % (inp, damage or "no interface description block"))
+        return 2
     with open(out, "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xa1b23c4d, 2, 4, 0, 0, 262144,
                             linktype or 0))
