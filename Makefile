@@ -29,13 +29,22 @@ NIDS_LIBS = -lnids $(shell $(PKG_CONFIG) --libs gthread-2.0) -lnet -lpcap
 BUILD = build$(if $(SANITIZER),-$(SANITIZER))
 MODULES = pcapio decode reasm flow match report engine
 MODOBJS = $(MODULES:%=$(BUILD)/%.o)
-BIN = flowgrep
+BIN = $(BUILD)/flowgrep
 
 CHECK_SRCS = $(wildcard tests/check_*.c)
 CHECK_BINS = $(CHECK_SRCS:tests/%.c=$(BUILD)/%)
 TOOL_BINS = $(BUILD)/mkcap $(BUILD)/nidsdump $(BUILD)/streamdump
 
+# Sanitized builds stay in their build directory; the plain one is also
+# copied to ./flowgrep.
+ifdef SANITIZER
 all: $(BIN)
+else
+all: flowgrep
+endif
+
+flowgrep: build/flowgrep
+	cp build/flowgrep $@
 
 $(BIN): $(BUILD)/flowgrep.o $(MODOBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
@@ -63,7 +72,7 @@ $(BUILD):
 	mkdir -p $@
 
 # Runs flowgrep on a small capture of its own making.
-demo: $(BIN) $(BUILD)/mkcap
+demo: flowgrep $(BUILD)/mkcap
 	@mkdir -p tests/out
 	$(BUILD)/mkcap split-match tests/out/demo.pcap
 	./flowgrep -r tests/out/demo.pcap -a 'secret-token'
@@ -73,16 +82,16 @@ demo: $(BIN) $(BUILD)/mkcap
 check: $(BIN) $(CHECK_BINS) $(TOOL_BINS)
 	@set -e; for t in $(CHECK_BINS); do echo "== $$t"; \
 		CK_TEST_DIR=tests ./$$t; done
-	@BUILD=$(BUILD) sh tests/e2e.sh
+	@BUILD=$(BUILD) FLOWGREP=$(BIN) sh tests/e2e.sh
 	@BUILD=$(BUILD) sh tests/diff_nids.sh
 
 install: $(BIN)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
-	install -m 755 $(BIN) $(DESTDIR)$(BINDIR)/$(BIN)
+	install -m 755 $(BIN) $(DESTDIR)$(BINDIR)/flowgrep
 	install -m 644 man/flowgrep.1 $(DESTDIR)$(MANDIR)/man1/flowgrep.1
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/$(BIN) $(DESTDIR)$(MANDIR)/man1/flowgrep.1
+	rm -f $(DESTDIR)$(BINDIR)/flowgrep $(DESTDIR)$(MANDIR)/man1/flowgrep.1
 
 clean:
 	rm -rf build build-* $(BIN) tests/out

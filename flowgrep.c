@@ -334,6 +334,19 @@ parse_options(struct options *o, int argc, char **argv)
 		o->filter = join_args(argc - optind, argv + optind);
 }
 
+static void
+options_free(struct options *o)
+{
+	size_t i;
+
+	for (i = 0; i < o->npatterns; i++) {
+		free(o->patterns[i].text);
+		free(o->patterns[i].origin);
+	}
+	free(o->patterns);
+	free(o->filter);
+}
+
 static struct match_set *
 compile_patterns(const struct options *o)
 {
@@ -536,6 +549,11 @@ main(int argc, char **argv)
 	engine_free(e);
 	match_set_free(ms);
 	pcapio_close(run.in);
+	if (run.serials != NULL)
+		fclose(run.serials);
+	if (run.aliases != NULL)
+		fclose(run.aliases);
+	options_free(&opt);
 	if (trouble)
 		return EXIT_TROUBLE;
 	return run.st.units_selected > 0 ? EXIT_SELECTED : EXIT_NONE;

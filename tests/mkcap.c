@@ -30,7 +30,7 @@
 
 /* 2024-01-01T00:00:00Z, the time of every scenario's first packet. */
 #define T0_SEC 1704067200U
-#define STEP_NS 1000000U	/* 1 ms between packets */
+#define STEP_NS 1000000U /* 1 ms between packets */
 
 /* The largest frame a scenario builds; no scenario comes close. */
 #define FRAME_MAX 2048
@@ -60,13 +60,13 @@ struct cap {
 	pcap_dumper_t *d;
 	int linktype;
 	bool nsec;
-	uint64_t t_ns;		/* since T0_SEC */
+	uint64_t t_ns; /* since T0_SEC */
 	uint64_t step_ns;
 	uint32_t count;
 };
 
 struct host {
-	int af;			/* AF_INET or AF_INET6 */
+	int af; /* AF_INET or AF_INET6 */
 	uint8_t addr[16];
 	uint16_t port;
 	uint8_t mac[6];
@@ -74,17 +74,17 @@ struct host {
 
 /* Both ends of a conversation and how its frames are framed. */
 struct path {
-	struct host h[2];	/* 0 client, 1 server */
-	uint16_t vlan[2];	/* outer first */
-	int nvlan;		/* 0, 1 (802.1Q) or 2 (802.1ad + 802.1Q) */
-	uint32_t ipid;		/* next IP identification */
+	struct host h[2]; /* 0 client, 1 server */
+	uint16_t vlan[2]; /* outer first */
+	int nvlan;        /* 0, 1 (802.1Q) or 2 (802.1ad + 802.1Q) */
+	uint32_t ipid;    /* next IP identification */
 };
 
 /* A TCP connection: dir 0 is client to server, 1 server to client. */
 struct conn {
 	struct path pa;
 	uint32_t isn[2];
-	uint32_t nxt[2];	/* next sequence number each side sends */
+	uint32_t nxt[2]; /* next sequence number each side sends */
 };
 
 static void
@@ -231,7 +231,7 @@ put_l2(const struct cap *c, const struct path *pa, int dir, uint16_t etype,
 	case DLT_LINUX_SLL:
 		/* The capturing host is the client: 4 outgoing, 0 to us. */
 		put16(b, dir == 0 ? 4 : 0);
-		put16(b + 2, 1);	/* ARPHRD_ETHER */
+		put16(b + 2, 1); /* ARPHRD_ETHER */
 		put16(b + 4, 6);
 		memset(b + 6, 0, 8);
 		memcpy(b + 6, src->mac, 6);
@@ -240,8 +240,8 @@ put_l2(const struct cap *c, const struct path *pa, int dir, uint16_t etype,
 	case DLT_LINUX_SLL2:
 		put16(b, etype);
 		put16(b + 2, 0);
-		put32(b + 4, 2);	/* interface index */
-		put16(b + 8, 1);	/* ARPHRD_ETHER */
+		put32(b + 4, 2); /* interface index */
+		put16(b + 8, 1); /* ARPHRD_ETHER */
 		b[10] = dir == 0 ? 4 : 0;
 		b[11] = 6;
 		memset(b + 12, 0, 8);
@@ -364,8 +364,8 @@ emit_frags(struct cap *c, struct path *pa, int dir, uint8_t proto,
 	int i;
 
 	for (i = 0; i < npc; i++)
-		emit_ip(c, pa, dir, proto, l4, len, pc[i].off, pc[i].len,
-		    true, id);
+		emit_ip(
+		    c, pa, dir, proto, l4, len, pc[i].off, pc[i].len, true, id);
 }
 
 static size_t
@@ -388,8 +388,8 @@ build_tcp(const struct path *pa, int dir, uint32_t seq, uint32_t ack,
 }
 
 static size_t
-build_udp(const struct path *pa, int dir, const char *data, size_t len,
-    uint8_t *l4)
+build_udp(
+    const struct path *pa, int dir, const char *data, size_t len, uint8_t *l4)
 {
 	put16(l4, pa->h[dir].port);
 	put16(l4 + 2, pa->h[!dir].port);
@@ -422,8 +422,8 @@ tcp_raw(struct cap *c, struct conn *k, int dir, uint32_t seq, uint8_t flags,
     const char *data, size_t len)
 {
 	uint8_t l4[FRAME_MAX];
-	size_t n = build_tcp(&k->pa, dir, seq, k->nxt[!dir], flags, data, len,
-	    l4);
+	size_t n =
+	    build_tcp(&k->pa, dir, seq, k->nxt[!dir], flags, data, len, l4);
 
 	emit_l4(c, &k->pa, dir, IPPROTO_TCP_, l4, n);
 }
@@ -525,12 +525,12 @@ sc_split_match(struct cap *c)
 	struct conn a = conn("10.0.1.1", 40001, "10.0.1.2", 80, 1000, 5000);
 	struct conn b = conn("10.0.1.1", 40002, "10.0.1.2", 80, 2000, 6000);
 	struct conn d = conn("10.0.1.1", 40003, "10.0.1.2", 80, 3000, 7000);
-	static const char *const ra[] = { "GET /secret-",
-		"token HTTP/1.1\r\nHost: example\r\n\r\n" };
-	static const char *const rb[] = { "GET /other/sec", "ret-to",
-		"ken HTTP/1.1\r\nHost: example\r\n\r\n" };
+	static const char *const ra[] = {
+	    "GET /secret-", "token HTTP/1.1\r\nHost: example\r\n\r\n"};
+	static const char *const rb[] = {"GET /other/sec", "ret-to",
+	    "ken HTTP/1.1\r\nHost: example\r\n\r\n"};
 	static const char *const rc[] = {
-		"GET /index.html HTTP/1.1\r\nHost: example\r\n\r\n" };
+	    "GET /index.html HTTP/1.1\r\nHost: example\r\n\r\n"};
 
 	tcp_exchange(c, &a, ra, 2, http_ok);
 	tcp_exchange(c, &b, rb, 3, http_ok);
@@ -552,7 +552,9 @@ sc_split_match(struct cap *c)
  *   frame 10  [0,12)  "GET /EVIL-se": overlaps delivered bytes, differs
  * then the server's response (frame 11, the first ACK of the client data)
  * and FIN both ways (12-14). First wins: the stream holds "ooo-secret-token"
- * and "first-copy-wins"; "later-copy" and "EVIL" must not match.
+ * and "first-copy-wins"; "later-copy" and "EVIL" must not match. (tshark's
+ * follow,tcp shows "later-copy-wins": it keeps the segment that fills the
+ * hole, not the queued bytes seen first.)
  */
 static void
 sc_ooo(struct cap *c)
@@ -602,13 +604,10 @@ udp_payload(char *buf, size_t at, const char *text)
 static void
 frag_common(struct cap *c, const char *pfx)
 {
-	static const struct piece inorder[] = { { 0, 24 }, { 24, 24 },
-		{ 48, 24 } };
-	static const struct piece shuffled[] = { { 48, 24 }, { 0, 24 },
-		{ 24, 24 } };
-	static const struct piece lost[] = { { 0, 24 }, { 48, 24 } };
-	static const struct piece tcpfr[] = { { 32, 21 }, { 0, 16 },
-		{ 16, 16 } };
+	static const struct piece inorder[] = {{0, 24}, {24, 24}, {48, 24}};
+	static const struct piece shuffled[] = {{48, 24}, {0, 24}, {24, 24}};
+	static const struct piece lost[] = {{0, 24}, {48, 24}};
+	static const struct piece tcpfr[] = {{32, 21}, {0, 16}, {16, 16}};
 	char a[5][64], pl[65];
 	uint8_t l4[FRAME_MAX];
 	struct path u1, u2, ul;
@@ -683,9 +682,9 @@ static void
 sc_vlan(struct cap *c)
 {
 	struct conn k[3];
-	const char *req[3] = { "GET /public-page HTTP/1.1\r\n\r\n",
-		"GET /vlan-secret HTTP/1.1\r\n\r\n",
-		"GET /public-page HTTP/1.1\r\n\r\n" };
+	const char *req[3] = {"GET /public-page HTTP/1.1\r\n\r\n",
+	    "GET /vlan-secret HTTP/1.1\r\n\r\n",
+	    "GET /public-page HTTP/1.1\r\n\r\n"};
 	int i, step;
 
 	for (i = 0; i < 3; i++)
@@ -698,14 +697,30 @@ sc_vlan(struct cap *c)
 	for (step = 0; step < 8; step++) {
 		for (i = 0; i < 3; i++) {
 			switch (step) {
-			case 0: tcp_syn(c, &k[i]); break;
-			case 1: tcp_synack(c, &k[i]); break;
-			case 2: tcp_ack(c, &k[i], 0); break;
-			case 3: tcp_send(c, &k[i], 0, req[i]); break;
-			case 4: tcp_send(c, &k[i], 1, http_ok); break;
-			case 5: tcp_fin(c, &k[i], 0); break;
-			case 6: tcp_fin(c, &k[i], 1); break;
-			case 7: tcp_ack(c, &k[i], 0); break;
+			case 0:
+				tcp_syn(c, &k[i]);
+				break;
+			case 1:
+				tcp_synack(c, &k[i]);
+				break;
+			case 2:
+				tcp_ack(c, &k[i], 0);
+				break;
+			case 3:
+				tcp_send(c, &k[i], 0, req[i]);
+				break;
+			case 4:
+				tcp_send(c, &k[i], 1, http_ok);
+				break;
+			case 5:
+				tcp_fin(c, &k[i], 0);
+				break;
+			case 6:
+				tcp_fin(c, &k[i], 1);
+				break;
+			case 7:
+				tcp_ack(c, &k[i], 0);
+				break;
 			}
 		}
 	}
@@ -721,8 +736,8 @@ sc_sll2(struct cap *c)
 {
 	struct conn a = conn("fd00:5::1", 40040, "fd00:5::2", 80, 41000, 42000);
 	struct conn b = conn("10.0.5.3", 40042, "10.0.5.4", 80, 43000, 44000);
-	static const char *const ra[] = { "GET /sll2-secret HTTP/1.1\r\n\r\n" };
-	static const char *const rb[] = { "GET /other HTTP/1.1\r\n\r\n" };
+	static const char *const ra[] = {"GET /sll2-secret HTTP/1.1\r\n\r\n"};
+	static const char *const rb[] = {"GET /other HTTP/1.1\r\n\r\n"};
 
 	tcp_exchange(c, &a, ra, 1, http_ok);
 	tcp_exchange(c, &b, rb, 1, http_ok);
@@ -738,8 +753,8 @@ sc_sll(struct cap *c)
 {
 	struct conn a = conn("10.0.5.1", 40041, "10.0.5.2", 80, 45000, 46000);
 	struct conn b = conn("fd00:5::3", 40043, "fd00:5::4", 80, 47000, 48000);
-	static const char *const ra[] = { "GET /sll-secret HTTP/1.1\r\n\r\n" };
-	static const char *const rb[] = { "GET /other HTTP/1.1\r\n\r\n" };
+	static const char *const ra[] = {"GET /sll-secret HTTP/1.1\r\n\r\n"};
+	static const char *const rb[] = {"GET /other HTTP/1.1\r\n\r\n"};
 
 	tcp_exchange(c, &a, ra, 1, http_ok);
 	tcp_exchange(c, &b, rb, 1, http_ok);
@@ -764,7 +779,8 @@ static void
 sc_midstream(struct cap *c)
 {
 	struct conn a = conn("10.0.6.1", 45000, "10.0.6.2", 80, 51000, 52000);
-	struct conn b = conn("10.0.6.4", 60000, "10.0.6.3", 50000, 53000, 54000);
+	struct conn b =
+	    conn("10.0.6.4", 60000, "10.0.6.3", 50000, 53000, 54000);
 
 	tcp_send(c, &a, 1, "HTTP/1.1 200 OK\r\nX-Note: mid");
 	tcp_ack(c, &a, 0);
@@ -790,10 +806,10 @@ static void
 sc_portreuse(struct cap *c)
 {
 	struct conn a = conn("10.0.7.1", 40050, "10.0.7.2", 80, 1000, 2000);
-	struct conn b = conn("10.0.7.1", 40050, "10.0.7.2", 80, 5000000,
-	    7000000);
-	static const char *const ra[] = { "GET /first-page HTTP/1.1\r\n\r\n" };
-	static const char *const rb[] = { "GET /reuse-secret HTTP/1.1\r\n\r\n" };
+	struct conn b =
+	    conn("10.0.7.1", 40050, "10.0.7.2", 80, 5000000, 7000000);
+	static const char *const ra[] = {"GET /first-page HTTP/1.1\r\n\r\n"};
+	static const char *const rb[] = {"GET /reuse-secret HTTP/1.1\r\n\r\n"};
 
 	tcp_exchange(c, &a, ra, 1, http_ok);
 	tcp_exchange(c, &b, rb, 1, http_ok);
@@ -808,11 +824,11 @@ emit_icmp(struct cap *c, struct path *pa, int dir, bool v6, uint8_t type,
 
 	l4[0] = type;
 	l4[1] = 0;
-	put16(l4 + 4, 0x1234);	/* identifier */
-	put16(l4 + 6, 1);	/* sequence */
+	put16(l4 + 4, 0x1234); /* identifier */
+	put16(l4 + 6, 1);      /* sequence */
 	memcpy(l4 + 8, data, len);
-	l4_checksum(pa, dir, v6 ? IPPROTO_ICMPV6_ : IPPROTO_ICMP_, l4,
-	    8 + len, 2);
+	l4_checksum(
+	    pa, dir, v6 ? IPPROTO_ICMPV6_ : IPPROTO_ICMP_, l4, 8 + len, 2);
 	emit_l4(c, pa, dir, v6 ? IPPROTO_ICMPV6_ : IPPROTO_ICMP_, l4, 8 + len);
 }
 
@@ -834,12 +850,12 @@ emit_arp(struct cap *c)
 	size_t n;
 
 	n = put_l2(c, &pa, 0, ETHERTYPE_ARP_, b);
-	memset(b, 0xff, 6);	/* broadcast */
-	put16(b + n, 1);	/* Ethernet */
+	memset(b, 0xff, 6); /* broadcast */
+	put16(b + n, 1);    /* Ethernet */
 	put16(b + n + 2, ETHERTYPE_IPV4);
 	b[n + 4] = 6;
 	b[n + 5] = 4;
-	put16(b + n + 6, 1);	/* request */
+	put16(b + n + 6, 1); /* request */
 	memcpy(b + n + 8, pa.h[0].mac, 6);
 	memcpy(b + n + 14, pa.h[0].addr, 4);
 	memset(b + n + 18, 0, 6);
@@ -880,36 +896,36 @@ static void
 sc_mixed(struct cap *c)
 {
 	struct conn t4 = conn("10.0.8.1", 40060, "10.0.8.2", 80, 61000, 62000);
-	struct conn t6 = conn("fd00:8::1", 40061, "fd00:8::2", 443, 63000,
-	    64000);
+	struct conn t6 =
+	    conn("fd00:8::1", 40061, "fd00:8::2", 443, 63000, 64000);
 	struct path u4 = path("10.0.8.3", 40062, "10.0.8.4", 9);
 	struct path u6 = path("fd00:8::3", 40063, "fd00:8::4", 9);
 	struct path i4 = path("10.0.8.5", 0, "10.0.8.6", 0);
 	struct path i6 = path("fd00:8::5", 0, "fd00:8::6", 0);
 
-	tcp_syn(c, &t4);				/* 1 */
-	emit_udp(c, &u4, 0, "udp-query-v4");		/* 2 */
-	tcp_synack(c, &t4);				/* 3 */
-	emit_arp(c);					/* 4 */
-	tcp_syn(c, &t6);				/* 5 */
-	tcp_ack(c, &t4, 0);				/* 6 */
-	emit_icmp(c, &i4, 0, false, 8, "ping-payload");	/* 7 */
-	tcp_synack(c, &t6);				/* 8 */
-	emit_udp(c, &u4, 1, "udp-answer-v4");		/* 9 */
+	tcp_syn(c, &t4);                                         /* 1 */
+	emit_udp(c, &u4, 0, "udp-query-v4");                     /* 2 */
+	tcp_synack(c, &t4);                                      /* 3 */
+	emit_arp(c);                                             /* 4 */
+	tcp_syn(c, &t6);                                         /* 5 */
+	tcp_ack(c, &t4, 0);                                      /* 6 */
+	emit_icmp(c, &i4, 0, false, 8, "ping-payload");          /* 7 */
+	tcp_synack(c, &t6);                                      /* 8 */
+	emit_udp(c, &u4, 1, "udp-answer-v4");                    /* 9 */
 	tcp_send(c, &t4, 0, "GET /mixed-http HTTP/1.1\r\n\r\n"); /* 10 */
-	tcp_ack(c, &t6, 0);				/* 11 */
-	emit_icmp(c, &i4, 1, false, 0, "ping-payload");	/* 12 */
-	emit_udp(c, &u6, 0, "udp-query-v6");		/* 13 */
-	emit_truncated_tcp(c);				/* 14 */
-	tcp_send(c, &t6, 0, "hello-v6-tcp");		/* 15 */
-	tcp_send(c, &t4, 1, http_ok);			/* 16 */
-	emit_icmp(c, &i6, 0, true, 128, "ping6-payload"); /* 17 */
-	emit_udp(c, &u4, 0, "split-");			/* 18 */
-	emit_udp(c, &u4, 0, "udp");			/* 19 */
-	tcp_send(c, &t6, 1, "bye-v6-tcp");		/* 20 */
-	tcp_close(c, &t4);				/* 21-23 */
-	emit_icmp(c, &i6, 1, true, 129, "ping6-payload"); /* 24 */
-	tcp_close(c, &t6);				/* 25-27 */
+	tcp_ack(c, &t6, 0);                                      /* 11 */
+	emit_icmp(c, &i4, 1, false, 0, "ping-payload");          /* 12 */
+	emit_udp(c, &u6, 0, "udp-query-v6");                     /* 13 */
+	emit_truncated_tcp(c);                                   /* 14 */
+	tcp_send(c, &t6, 0, "hello-v6-tcp");                     /* 15 */
+	tcp_send(c, &t4, 1, http_ok);                            /* 16 */
+	emit_icmp(c, &i6, 0, true, 128, "ping6-payload");        /* 17 */
+	emit_udp(c, &u4, 0, "split-");                           /* 18 */
+	emit_udp(c, &u4, 0, "udp");                              /* 19 */
+	tcp_send(c, &t6, 1, "bye-v6-tcp");                       /* 20 */
+	tcp_close(c, &t4);                                       /* 21-23 */
+	emit_icmp(c, &i6, 1, true, 129, "ping6-payload");        /* 24 */
+	tcp_close(c, &t6);                                       /* 25-27 */
 }
 
 /*
@@ -925,8 +941,8 @@ sc_mixed(struct cap *c)
 static void
 sc_wrap(struct cap *c)
 {
-	struct conn k = conn("10.0.12.1", 40100, "10.0.12.2", 80,
-	    0xfffffff6U, 0xfffffffdU);
+	struct conn k =
+	    conn("10.0.12.1", 40100, "10.0.12.2", 80, 0xfffffff6U, 0xfffffffdU);
 
 	tcp_handshake(c, &k);
 	tcp_at(c, &k, 0, 9, "-secret-token HTTP/1.1\r\n\r\n");
@@ -1007,8 +1023,8 @@ sc_nano(struct cap *c)
 {
 	struct conn a = conn("10.0.11.1", 40090, "10.0.11.2", 80, 91000, 92000);
 	struct conn b = conn("10.0.11.3", 40091, "10.0.11.2", 80, 93000, 94000);
-	static const char *const ra[] = { "GET /nano-secret HTTP/1.1\r\n\r\n" };
-	static const char *const rb[] = { "GET /other HTTP/1.1\r\n\r\n" };
+	static const char *const ra[] = {"GET /nano-secret HTTP/1.1\r\n\r\n"};
+	static const char *const rb[] = {"GET /other HTTP/1.1\r\n\r\n"};
 
 	c->step_ns = STEP_NS + 1;
 	tcp_exchange(c, &a, ra, 1, http_ok);
@@ -1024,34 +1040,32 @@ struct scenario {
 };
 
 static const struct scenario scenarios[] = {
-	{ "split-match", DLT_EN10MB, false, sc_split_match,
-	  "token straddling 2 and 3 TCP segments" },
-	{ "ooo", DLT_EN10MB, false, sc_ooo,
-	  "out of order, retransmission, overlaps with different bytes" },
-	{ "frag4", DLT_EN10MB, false, sc_frag4,
-	  "UDP/TCP over IPv4 fragments, in and out of order, incomplete" },
-	{ "frag6", DLT_EN10MB, false, sc_frag6,
-	  "UDP/TCP over IPv6 fragments, in and out of order, incomplete" },
-	{ "vlan", DLT_EN10MB, false, sc_vlan,
-	  "one 5-tuple untagged, in VLAN 10 and in QinQ 100/200" },
-	{ "sll2", DLT_LINUX_SLL2, false, sc_sll2,
-	  "LINKTYPE_LINUX_SLL2, IPv6 and IPv4 TCP" },
-	{ "sll", DLT_LINUX_SLL, false, sc_sll,
-	  "LINKTYPE_LINUX_SLL, IPv4 and IPv6 TCP" },
-	{ "midstream", DLT_EN10MB, false, sc_midstream,
-	  "TCP without handshake, data in the server direction" },
-	{ "portreuse", DLT_EN10MB, false, sc_portreuse,
-	  "two connections on one 5-tuple, one after the other" },
-	{ "mixed", DLT_EN10MB, false, sc_mixed,
-	  "interleaved TCP/UDP/ICMP over IPv4/IPv6, ARP, truncated TCP" },
-	{ "wrap", DLT_EN10MB, false, sc_wrap,
-	  "sequence numbers wrapping in both directions" },
-	{ "rst", DLT_EN10MB, false, sc_rst,
-	  "out-of-window RSTs; in-window RST then a stray ACK" },
-	{ "gap", DLT_EN10MB, false, sc_gap,
-	  "bytes lost but acknowledged" },
-	{ "nano", DLT_EN10MB, true, sc_nano,
-	  "nanosecond timestamps" },
+    {"split-match", DLT_EN10MB, false, sc_split_match,
+	"token straddling 2 and 3 TCP segments"},
+    {"ooo", DLT_EN10MB, false, sc_ooo,
+	"out of order, retransmission, overlaps with different bytes"},
+    {"frag4", DLT_EN10MB, false, sc_frag4,
+	"UDP/TCP over IPv4 fragments, in and out of order, incomplete"},
+    {"frag6", DLT_EN10MB, false, sc_frag6,
+	"UDP/TCP over IPv6 fragments, in and out of order, incomplete"},
+    {"vlan", DLT_EN10MB, false, sc_vlan,
+	"one 5-tuple untagged, in VLAN 10 and in QinQ 100/200"},
+    {"sll2", DLT_LINUX_SLL2, false, sc_sll2,
+	"LINKTYPE_LINUX_SLL2, IPv6 and IPv4 TCP"},
+    {"sll", DLT_LINUX_SLL, false, sc_sll,
+	"LINKTYPE_LINUX_SLL, IPv4 and IPv6 TCP"},
+    {"midstream", DLT_EN10MB, false, sc_midstream,
+	"TCP without handshake, data in the server direction"},
+    {"portreuse", DLT_EN10MB, false, sc_portreuse,
+	"two connections on one 5-tuple, one after the other"},
+    {"mixed", DLT_EN10MB, false, sc_mixed,
+	"interleaved TCP/UDP/ICMP over IPv4/IPv6, ARP, truncated TCP"},
+    {"wrap", DLT_EN10MB, false, sc_wrap,
+	"sequence numbers wrapping in both directions"},
+    {"rst", DLT_EN10MB, false, sc_rst,
+	"out-of-window RSTs; in-window RST then a stray ACK"},
+    {"gap", DLT_EN10MB, false, sc_gap, "bytes lost but acknowledged"},
+    {"nano", DLT_EN10MB, true, sc_nano, "nanosecond timestamps"},
 };
 
 #define NSCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
@@ -1072,8 +1086,8 @@ main(int argc, char **argv)
 
 	if (argc == 2 && strcmp(argv[1], "--list") == 0) {
 		for (i = 0; i < NSCENARIOS; i++)
-			printf("%-12s %s\n", scenarios[i].name,
-			    scenarios[i].what);
+			printf(
+			    "%-12s %s\n", scenarios[i].name, scenarios[i].what);
 		return 0;
 	}
 	if (argc != 3)

@@ -2,12 +2,15 @@
 """derive.py: the flows flowgrep should select in a capture, worked out with tshark.
 
 Usage: derive.py [-i] [-v] FILE (-a RE | -c RE | -s RE)...
+       derive.py --table tests/corpus.tsv [CORPUS_DIR]
 
 Prints, sorted and one per line, the TCP and UDP flows in which a pattern
 matches, in the form flowgrep's report uses ("tcp [vlan A,B] CLIENT ->
 SERVER"). It is how the expectations of tests/corpus.tsv were derived, so
 that they do not come from flowgrep itself. -v prints the tshark commands on
-standard error.
+standard error. --table derives every line of the table again and prints
+"same" or "differs" for each (the table's comments explain the lines where
+flowgrep's rules and tshark's view differ); it takes a minute or two.
 
 TCP: each direction's bytes come from tshark's own reassembly,
     tshark -r FILE -q -z follow,tcp,raw,N
@@ -184,8 +187,43 @@ def derive_udp(path, pats):
     return sorted(hit)
 
 
+def derive(path, pats, flags):
+    """The sorted flows of path in which one of pats ((where, re)) matches."""
+    # Patterns are bytes regexes: payload is bytes, not UTF-8, as in flowgrep.
+    cpats = [(w, re.compile(p.encode("latin-1"), flags)) for w, p in pats]
+    return sorted(derive_tcp(path, cpats) + derive_udp(path, cpats))
+
+
+def check_table(table, corpus):
+    import shlex
+    for line in open(table):
+        line = line.rstrip("\n")
+        if not line or line.startswith("#"):
+            continue
+        fields = [f for f in line.split("\t") if f]
+        if len(fields) != 3:
+            print("malformed: %s" % line)
+            continue
+        name, args, expected = fields
+        words = shlex.split(args)
+        flags = re.IGNORECASE if "-i" in words else 0
+        pats = [(words[i][1], words[i + 1]) for i in range(len(words) - 1)
+                if words[i] in ("-a", "-c", "-s")]
+        want = [] if expected == "none" else sorted(expected.split(" | "))
+        got = derive(os.path.join(corpus, name), pats, flags)
+        if got == want:
+            print("same     %s %s" % (name, args))
+        else:
+            print("differs  %s %s: tshark says %s" %
+                  (name, args, " | ".join(got) or "none"))
+
+
 def main(argv):
     global VERBOSE
+    if argv and argv[0] == "--table" and len(argv) in (2, 3):
+        check_table(argv[1], argv[2] if len(argv) == 3 else
+                    os.environ.get("FLOWGREP_CORPUS", "../shared/corpus"))
+        return
     flags = 0
     pats = []
     path = None
@@ -206,10 +244,7 @@ def main(argv):
         i += 1
     if path is None or not pats:
         sys.exit(__doc__)
-    # Patterns are bytes regexes: payload is bytes, not UTF-8, as in flowgrep.
-    cpats = [(w, re.compile(p.encode("latin-1"), flags))
-             for w, p in pats]
-    for line in sorted(derive_tcp(path, cpats) + derive_udp(path, cpats)):
+    for line in derive(path, pats, flags):
         print(line)
 
 
