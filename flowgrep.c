@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,33 @@
 #define TCP_TIMEOUT_DEFAULT 300
 #define UDP_TIMEOUT_DEFAULT 60
 #define NS_PER_S 1000000000ULL
+
+/* Set by SIGINT/SIGTERM: stop reading, decide what is open, and finish. */
+static volatile sig_atomic_t stop_requested;
+
+static void
+on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+/*
+ * Without SA_RESTART, so a read blocked on a pipe returns EINTR and the run
+ * ends cleanly: undecided flows are decided and output is flushed.
+ */
+static void
+catch_stop_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGINT, &sa, NULL) == -1 ||
+	    sigaction(SIGTERM, &sa, NULL) == -1)
+		err(EXIT_TROUBLE, "sigaction");
+}
 
 /* A pattern as given, compiled once every option (-i) is known. */
 struct pattern_arg {
@@ -459,7 +487,7 @@ main(int argc, char **argv)
 	const char *path, *name;
 	bool two_pass, trouble = false;
 	uint64_t records = 0;
-	int r;
+	int r = 0;
 
 	parse_options(&opt, argc, argv);
 	ms = compile_patterns(&opt);
@@ -518,7 +546,10 @@ main(int argc, char **argv)
 	if ((e = engine_new(&cfg)) == NULL)
 		errx(EXIT_TROUBLE, "out of memory");
 
-	while ((r = pcapio_next(run.in, &rec, errbuf)) == 1) {
+	catch_stop_signals();
+	pcapio_set_interrupt(run.in, &stop_requested);
+	while (!stop_requested &&
+	    (r = pcapio_next(run.in, &rec, errbuf)) == 1) {
 		engine_packet(e, &rec);
 		records++;
 	}

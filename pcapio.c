@@ -2,6 +2,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -114,6 +115,9 @@ struct pcapio_in {
 	/* BPF. */
 	struct bpf_program bpf;
 	bool have_bpf;
+
+	/* Set by a signal handler: stop reading. */
+	const volatile sig_atomic_t *interrupt;
 
 	/* Damage is final: later calls repeat the message. */
 	bool failed;
@@ -245,9 +249,12 @@ in_fill(struct pcapio_in *in, size_t n)
 		ssize_t r = read(in->fd, in->buf + in->end, in->cap - in->end);
 
 		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
+			if (errno != EINTR)
+				return -1;
+			/* A signal asked the run to end: like the input's end. */
+			if (in->interrupt != NULL && *in->interrupt)
+				in->eof = true;
+			continue;
 		}
 		if (r == 0)
 			in->eof = true;
@@ -1201,6 +1208,12 @@ pcapio_set_filter(struct pcapio_in *in, const char *expr, char *errbuf)
 	in->bpf = prog;
 	in->have_bpf = true;
 	return 0;
+}
+
+void
+pcapio_set_interrupt(struct pcapio_in *in, const volatile sig_atomic_t *flag)
+{
+	in->interrupt = flag;
 }
 
 int

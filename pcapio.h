@@ -2,6 +2,7 @@
 #ifndef FLOWGREP_PCAPIO_H
 #define FLOWGREP_PCAPIO_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -76,6 +77,13 @@ int pcapio_set_filter(struct pcapio_in *in, const char *expr, char *errbuf);
  * errbuf describing where and why (the records before it were all returned).
  */
 int pcapio_next(struct pcapio_in *in, struct pcap_rec *rec, char *errbuf);
+
+/*
+ * A read interrupted by a signal (EINTR) while *flag is set ends the input
+ * as if it had reached its end, so SIGINT/SIGTERM can stop a blocked read.
+ */
+void pcapio_set_interrupt(struct pcapio_in *in,
+    const volatile sig_atomic_t *flag);
 
 /* Goes back to the first record for a second pass. Returns -1 on failure. */
 int pcapio_rewind(struct pcapio_in *in, char *errbuf);

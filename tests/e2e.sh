@@ -15,9 +15,11 @@
 #                    hold every record, each in input order;
 #        prop-stdin  the same reading -r - < FILE (any order);
 #        prop-pipe   the same reading cat FILE | flowgrep (any order);
-#        open        a file libpcap cannot open is refused, exit 2, one line.
-#      "Every record" is what tcpdump (libpcap) reads before any damage; on a
-#      damaged file flowgrep must write that and exit 2.
+#        open        a file that is not readable at all is refused: exit 2,
+#                    one line naming it.
+#      "Every record" is what a reference reader gets before any damage
+#      (libpcap through tcpdump for classic pcap, tests/e2e/pcapset.py for
+#      pcapng); on a damaged file flowgrep must write that and exit 2.
 #
 # Prints "ok NAME", "FAIL NAME" with indented details, or "skip NAME (why)",
 # then "e2e: N passed, M failed, K skipped"; exits 1 if any case failed.
@@ -30,6 +32,7 @@
 # Needs: tcpdump and python3 for pcap output checks, tshark for the
 # tshark-dependent cases; a missing tool skips the cases that need it.
 
+# shellcheck disable=SC2016 # '$IN' and '$OUT' are matched literally
 LC_ALL=C
 export LC_ALL
 ROOT=$(pwd)
@@ -364,6 +367,7 @@ run_table() {
 		oldifs=$IFS
 		IFS=$TAB
 		set -f
+		# shellcheck disable=SC2086 # split on tabs, on purpose
 		set -- $line
 		set +f
 		IFS=$oldifs
@@ -421,12 +425,14 @@ want_exit() {
 # Checks a run pair (pattern, same with -v) already written to $p_dir/A.pcap
 # and $p_dir/B.pcap with exit statuses $1 and $2; $3 is -o for ordered.
 check_partition() {
+	# shellcheck disable=SC2086 # $3 is empty or -o
 	res=$($PY "$PCAPSET" partition $3 "$p_ref" "$p_dir/A.pcap" \
 	    "$p_dir/B.pcap" 2>&1)
 	rc=$?
 	[ $rc -eq 0 ] || problem "$(printf '%s' "$res" | tr '\n' ';')"
 	counts=$(printf '%s\n' "$res" | sed -n 's/^input [0-9]*, outputs \([0-9]*\) + \([0-9]*\)$/\1 \2/p')
 	if [ -n "$counts" ]; then
+		# shellcheck disable=SC2086 # two numbers
 		set -- "$1" "$2" $counts
 		w=$(want_exit "$REFSTATUS" "$3")
 		[ "$1" = "$w" ] || problem "exit status $1 (wrote $3), expected $w"
@@ -458,7 +464,7 @@ prop_capture() {
 		[ "$n" -eq 1 ] || problem "$n lines on standard error, expected 1"
 		grep -q "^flowgrep: .*$(basename "$p_in")" "$p_dir/stderr" ||
 		    problem "error does not name the file: $(head -1 "$p_dir/stderr")"
-		finish "open/$p_label: not readable by libpcap, refused"
+		finish "open/$p_label: not readable, refused"
 		return
 	fi
 	p_n=$($PY "$PCAPSET" count "$p_ref")
@@ -500,8 +506,10 @@ prop_capture() {
 	finish "prop-stdin/$p_label: -r - < FILE, -c '^[A-Z]' and -v partition it"
 
 	rm -f "$p_dir/A.pcap" "$p_dir/B.pcap"
+	# shellcheck disable=SC2002 # a pipe, not a file, on purpose
 	cat "$p_in" | flowgrep -q -i -a 'a' -w - >"$p_dir/A.pcap" 2>/dev/null
 	s1=$?
+	# shellcheck disable=SC2002
 	cat "$p_in" | flowgrep -q -v -i -a 'a' -w - >"$p_dir/B.pcap" 2>/dev/null
 	s2=$?
 	check_partition $s1 $s2

@@ -2,10 +2,11 @@
 """pcapset.py: compares the packets of classic pcap files for tests/e2e.sh.
 
 A record is identified by its timestamp, captured and original lengths and
-bytes. REF is the input as libpcap reads it, rewritten by
-`tcpdump --time-stamp-precision=nano -r IN -w REF` (so damaged files end
-where libpcap stops, and any input format becomes classic pcap); OUT is what
-flowgrep wrote. Timestamps are compared at the coarser precision of the two
+bytes. REF is the input as a reference reader gets it, in a nanosecond
+classic pcap: classic pcap input rewritten by libpcap
+(`tcpdump --time-stamp-precision=nano -r IN -w REF`, so damaged files end
+where libpcap stops), pcapng input by `ngref` below; OUT is what flowgrep
+wrote. Timestamps are compared at the coarser precision of the two
 files. Frame numbers count REF's records from 1, as tshark does.
 
   count F                  number of records
@@ -19,12 +20,14 @@ files. Frame numbers count REF's records from 1, as tshark does.
   ngref IN OUT             rewrites pcapng IN as a nanosecond classic pcap
                            (the first interface's link type); exit 1 when
                            IN is damaged (OUT holds the packets before the
-                           damage), 2 when it is not pcapng at all
+                           damage), 2 when no interface could be read (OUT
+                           is then empty)
 
 Version 2.0-2.2 pcap files have caplen and len swapped, 2.3 files maybe;
 they are read as libpcap reads them (sf-pcap.c, lengths_swapped).
 
-Exit status 2 and a message for a file that is not a readable pcap.
+Otherwise, exit status 2 and a message for a file that is not a readable
+classic pcap.
 """
 
 import struct
