@@ -136,7 +136,11 @@ report_line(FILE *out, const struct engine_report *r, bool nano)
 		endpoint(out, r->ipver, r->server_addr, r->server_port, ports);
 	}
 	if (r->matched && r->hit != NULL) {
-		fprintf(out, " %s /", r->hit->dir == 0 ? "client" : "server");
+		/* A unit that is not a flow has no direction. */
+		if (r->is_flow)
+			fprintf(out, " %s", r->hit->dir == 0 ? "client" :
+			    "server");
+		fputs(" /", out);
 		pattern_text(out, r->pattern);
 		fprintf(out, "/ @%" PRIu64 " \"", r->hit->offset);
 		escaped(out, r->hit->excerpt, r->hit->excerpt_len);
