@@ -261,6 +261,7 @@ decode_ipv4(const uint8_t *p, uint32_t len, struct pkt_view *v,
 	uint16_t total, fragw, id;
 	uint32_t hlen, wire, cap;
 
+	v->l3 = p;
 	if (!get_u8(p, len, 0, &vhl) || (vhl >> 4) != 4 ||
 	    !get_be16(p, len, 2, &total) || !get_be16(p, len, 4, &id) ||
 	    !get_be16(p, len, 6, &fragw) || !get_u8(p, len, 9, &proto) ||
@@ -316,6 +317,7 @@ decode_ipv6(const uint8_t *p, uint32_t len, struct pkt_view *v,
 	uint8_t vb, nh, hl;
 	int n = 0;
 
+	v->l3 = p;
 	if (!get_u8(p, len, 0, &vb) || (vb >> 4) != 6 ||
 	    !get_be16(p, len, 4, &plen) || !get_u8(p, len, 6, &nh) ||
 	    !get_bytes(p, len, 8, v->src, 16) ||

@@ -38,6 +38,7 @@ struct pkt_view {
 	uint8_t proto;			/* after IPv6 extension headers */
 	uint8_t src[16];
 	uint8_t dst[16];
+	const uint8_t *l3;		/* the IP header: what precedes is link */
 
 	/* Fragments (status DECODE_FRAGMENT). */
 	uint32_t frag_id;		/* IPv4: 16-bit ID; IPv6: 32-bit ID */
