@@ -33,6 +33,8 @@ struct engine_report {
 	const char *pattern;		/* when matched */
 	uint64_t packets;
 	uint64_t bytes;
+	bool context;		/* selected as context (-A/-B/-C), not by a match */
+	bool killed;		/* -k sent RSTs for it */
 };
 
 struct engine_config {

@@ -51,6 +51,23 @@ struct pcapio_out;
  */
 struct pcapio_in *pcapio_open(const char *path, struct stats *st, char *errbuf);
 
+/*
+ * Opens a live capture on device (NULL: the default device) in immediate
+ * mode, promiscuous unless promisc is false, with the given snap length.
+ * Returns NULL with errbuf set for an unknown device ("no such device") or
+ * missing privileges ("permission denied: capturing needs root or
+ * CAP_NET_RAW"). Records get host-order headers at microsecond precision.
+ */
+struct pcapio_in *pcapio_open_live(const char *device, uint32_t snaplen,
+    bool promisc, struct stats *st, char *errbuf);
+
+/* True for a live capture; its device name (NULL for files). */
+bool pcapio_is_live(const struct pcapio_in *in);
+const char *pcapio_device(const struct pcapio_in *in);
+
+/* Updates st->kernel_drops from the capture (live only). */
+void pcapio_update_drops(struct pcapio_in *in);
+
 /* Closes the input; NULL is ignored. */
 void pcapio_close(struct pcapio_in *in);
 
@@ -71,11 +88,17 @@ bool pcapio_rewindable(const struct pcapio_in *in);
  */
 int pcapio_set_filter(struct pcapio_in *in, const char *expr, char *errbuf);
 
+/* pcapio_next's answer when a live capture had no packet for a while. */
+#define PCAPIO_IDLE 2
+
 /*
  * Reads the next record that passes the filter. Returns 1 and fills rec; 0 at
  * the clean end of the input; -1 when the input is damaged or unreadable, with
  * errbuf describing where and why (the records before it were all returned).
+ * A live capture returns PCAPIO_IDLE after PCAPIO_LIVE_TIMEOUT_MS without a
+ * packet, so the caller can attend to signals.
  */
+#define PCAPIO_LIVE_TIMEOUT_MS 250
 int pcapio_next(struct pcapio_in *in, struct pcap_rec *rec, char *errbuf);
 
 /*
