@@ -11,6 +11,32 @@
  * through the callbacks of its configuration, so it does no I/O itself and
  * tests and tools can drive it as flowgrep.c does.
  */
+
+/*
+ * Context (-A/-B/-C) keeps an entry for each flow whose selection is not
+ * settled: a flow that may still be selected as context, or that may still
+ * select others. An ended flow's entry keeps what its report needs and, for
+ * stream input, its held packets ("limbo").
+ */
+struct ctx_entry {
+	uint32_t serial;
+	struct ctx_entry *next;		/* hash chain */
+	struct flow *flow;		/* NULL once the flow has ended */
+	struct unit limbo;		/* an ended flow's held packets */
+	struct engine_report rep;	/* an ended flow's report */
+	uint8_t caddr[16];
+	uint8_t saddr[16];
+	struct match_hit hit;
+	bool decided;
+	bool selected;			/* by its verdict or as context */
+	bool want;			/* to be context once decided */
+};
+
+struct bitset {
+	uint8_t *bits;
+	size_t len;			/* bytes */
+};
+
 struct engine {
 	struct engine_config cfg;
 	struct flow_table *flows;
@@ -18,42 +44,66 @@ struct engine {
 	struct reasm_tcp *reasm;
 	struct hold *hold;
 	struct reasm_sink sink;
-	uint32_t next_serial;
-	uint8_t *selected;	/* bit per unit serial: selected */
-	size_t selected_len;	/* bytes */
-	uint64_t now;		/* latest capture time seen */
+	uint32_t next_flow;		/* serial of the next flow */
+	uint32_t next_dgram;
+	struct bitset sel_flows;	/* selected flows, by serial */
+	struct bitset sel_dgrams;	/* selected datagram units */
+	uint64_t now;			/* latest capture time seen */
 	bool finishing;
-	struct flow *cur;	/* the flow whose segment is being reassembled */
+	struct flow *cur;		/* the flow being reassembled */
+	/* context */
+	bool context;
+	struct ctx_entry **ctx_buckets;
+	uint32_t ctx_nbuckets;		/* a power of two */
+	uint32_t ctx_count;
+	uint64_t ctx_after_until;	/* flows up to this serial are context */
+	bool ctx_after_any;
 };
 
 static void
-engine_write(void *ctx, const uint8_t *hdr, const uint8_t *data,
-    uint32_t caplen)
+engine_write(void *ctx, const struct pcap_rec *rec)
 {
 	struct engine *e = ctx;
 
 	if (e->cfg.write != NULL)
-		e->cfg.write(e->cfg.ctx, hdr, data, caplen);
+		e->cfg.write(e->cfg.ctx, rec);
+}
+
+static void
+bitset_set(struct bitset *b, uint32_t i)
+{
+	size_t byte = i / 8;
+
+	if (byte >= b->len) {
+		size_t n = b->len ? b->len : 4096;
+		uint8_t *p;
+
+		while (n <= byte)
+			n *= 2;
+		if ((p = realloc(b->bits, n)) == NULL)
+			return;
+		memset(p + b->len, 0, n - b->len);
+		b->bits = p;
+		b->len = n;
+	}
+	b->bits[byte] |= (uint8_t)(1U << (i % 8));
+}
+
+static bool
+bitset_get(const struct bitset *b, uint32_t i)
+{
+	return i / 8 < b->len && ((b->bits[i / 8] >> (i % 8)) & 1);
 }
 
 static void
 mark_selected(struct engine *e, uint32_t serial)
 {
-	size_t byte = serial / 8;
-
-	if (byte >= e->selected_len) {
-		size_t n = e->selected_len ? e->selected_len : 4096;
-		uint8_t *p;
-
-		while (n <= byte)
-			n *= 2;
-		if ((p = realloc(e->selected, n)) == NULL)
-			return;
-		memset(p + e->selected_len, 0, n - e->selected_len);
-		e->selected = p;
-		e->selected_len = n;
-	}
-	e->selected[byte] |= (uint8_t)(1U << (serial % 8));
+	if (serial >= UNIT_SINGLE_REJECTED)
+		return;
+	if (serial & UNIT_DGRAM)
+		bitset_set(&e->sel_dgrams, serial & ~UNIT_DGRAM);
+	else
+		bitset_set(&e->sel_flows, serial);
 }
 
 bool
@@ -61,9 +111,11 @@ engine_selected(const struct engine *e, uint32_t serial)
 {
 	if (serial == UNIT_SINGLE_SELECTED)
 		return true;
-	if (serial == UNIT_SINGLE_REJECTED || serial / 8 >= e->selected_len)
+	if (serial == UNIT_SINGLE_REJECTED)
 		return false;
-	return (e->selected[serial / 8] >> (serial % 8)) & 1;
+	if (serial & UNIT_DGRAM)
+		return bitset_get(&e->sel_dgrams, serial & ~UNIT_DGRAM);
+	return bitset_get(&e->sel_flows, serial);
 }
 
 void
@@ -73,51 +125,276 @@ engine_resolve_alias(struct engine *e, uint32_t from, uint32_t to)
 		mark_selected(e, from);
 }
 
-/* Fills the network part of a report from a flow. */
+/* A flow's report, its addresses and hit pointing into the flow. */
 static void
-report_flow(struct engine *e, const struct flow *f)
+flow_report(const struct engine *e, const struct flow *f,
+    struct engine_report *r)
 {
-	struct engine_report r;
-
-	if (e->cfg.report == NULL)
-		return;
-	memset(&r, 0, sizeof(r));
-	r.ts_ns = f->decided_ts;
-	r.first_ts_ns = f->first_ts;
-	r.is_flow = true;
-	r.proto = f->key.proto;
-	r.ipver = f->key.ipver;
-	r.client_addr = flow_addr(f, 0);
-	r.server_addr = flow_addr(f, 1);
-	r.client_port = flow_port(f, 0);
-	r.server_port = flow_port(f, 1);
-	r.vlan[0] = f->key.vlan[0];
-	r.vlan[1] = f->key.vlan[1];
-	r.vlan_count = f->key.vlan_count;
-	r.matched = f->unit.verdict == VERDICT_MATCH;
-	if (r.matched) {
-		r.hit = &f->hit;
-		r.pattern = match_set_pattern(e->cfg.ms, f->hit.pattern);
+	memset(r, 0, sizeof(*r));
+	r->ts_ns = f->decided_ts;
+	r->first_ts_ns = f->first_ts;
+	r->is_flow = true;
+	r->proto = f->key.proto;
+	r->ipver = f->key.ipver;
+	r->client_addr = flow_addr(f, 0);
+	r->server_addr = flow_addr(f, 1);
+	r->client_port = flow_port(f, 0);
+	r->server_port = flow_port(f, 1);
+	r->vlan[0] = f->key.vlan[0];
+	r->vlan[1] = f->key.vlan[1];
+	r->vlan_count = f->key.vlan_count;
+	r->matched = f->unit.verdict == VERDICT_MATCH;
+	if (r->matched) {
+		r->hit = &f->hit;
+		r->pattern = match_set_pattern(e->cfg.ms, f->hit.pattern);
 	}
-	r.packets = f->packets;
-	r.bytes = f->bytes;
-	e->cfg.report(e->cfg.ctx, &r);
+	r->packets = f->packets;
+	r->bytes = f->bytes;
+	r->killed = f->killed;
 }
 
 /*
  * Gives u's held packets their fate: written now if selected (or marked for
- * the final drain while finishing), else freed.
+ * the final drain while finishing), else freed. A unit pending context keeps
+ * them.
  */
 static void
 settle_held(struct engine *e, struct unit *u)
 {
-	if (e->hold == NULL)
+	if (e->hold == NULL || u->pending)
 		return;
 	if (e->finishing)
 		hold_detach(e->hold, u, u->selected);
 	else
 		hold_release(e->hold, u, u->selected ? engine_write : NULL, e);
 }
+
+/* f is selected (by its verdict, or as context): mark, report, write. */
+static void
+select_flow(struct engine *e, struct flow *f, bool context)
+{
+	struct engine_report r;
+
+	f->unit.selected = true;
+	f->unit.pending = false;
+	mark_selected(e, f->unit.serial);
+	e->cfg.st->units_selected++;
+	e->cfg.st->flows_selected++;
+	if (context)
+		e->cfg.st->flows_context++;
+	if (e->cfg.report != NULL) {
+		flow_report(e, f, &r);
+		r.context = context;
+		e->cfg.report(e->cfg.ctx, &r);
+	}
+	settle_held(e, &f->unit);
+}
+
+/* ---- context ---- */
+
+static struct ctx_entry *
+ctx_find(const struct engine *e, uint64_t serial)
+{
+	struct ctx_entry *c;
+
+	if (serial >= UNIT_DGRAM)
+		return NULL;
+	c = e->ctx_buckets[serial & (e->ctx_nbuckets - 1)];
+	while (c != NULL && c->serial != serial)
+		c = c->next;
+	return c;
+}
+
+/* Doubles the buckets while entries outnumber them; failure is harmless. */
+static void
+ctx_grow(struct engine *e)
+{
+	uint32_t n = e->ctx_nbuckets * 2, i;
+	struct ctx_entry **b, *c, *next;
+
+	if (e->ctx_count < e->ctx_nbuckets || n > (1U << 26))
+		return;
+	if ((b = calloc(n, sizeof(*b))) == NULL)
+		return;
+	for (i = 0; i < e->ctx_nbuckets; i++)
+		for (c = e->ctx_buckets[i]; c != NULL; c = next) {
+			next = c->next;
+			c->next = b[c->serial & (n - 1)];
+			b[c->serial & (n - 1)] = c;
+		}
+	free(e->ctx_buckets);
+	e->ctx_buckets = b;
+	e->ctx_nbuckets = n;
+}
+
+static void
+ctx_remove(struct engine *e, struct ctx_entry *c)
+{
+	struct ctx_entry **pp = &e->ctx_buckets[c->serial &
+	    (e->ctx_nbuckets - 1)];
+
+	while (*pp != c)
+		pp = &(*pp)->next;
+	*pp = c->next;
+	e->ctx_count--;
+	if (e->hold != NULL) {
+		c->limbo.pending = false;
+		settle_held(e, &c->limbo);
+	}
+	free(c);
+}
+
+/*
+ * Ends c's wait when nothing can change it any more: it is selected, or it
+ * and every flow within reach of it (-A before it, -B after it) is decided.
+ */
+static void
+ctx_settle(struct engine *e, uint64_t serial)
+{
+	struct ctx_entry *c = ctx_find(e, serial), *o;
+	uint64_t lo, hi, i;
+
+	if (c == NULL || !c->decided)
+		return;
+	if (!c->selected) {
+		lo = serial >= e->cfg.context_after ?
+		    serial - e->cfg.context_after : 0;
+		hi = serial + e->cfg.context_before;
+		if (hi >= e->next_flow)
+			return;		/* flows after it have yet to begin */
+		for (i = lo; i <= hi; i++)
+			if (i != serial && (o = ctx_find(e, i)) != NULL &&
+			    !o->decided)
+				return;
+		if (c->flow != NULL) {
+			c->flow->unit.pending = false;
+			settle_held(e, &c->flow->unit);
+		}
+	}
+	ctx_remove(e, c);
+}
+
+static void
+ctx_add(struct engine *e, struct flow *f)
+{
+	struct ctx_entry *c = calloc(1, sizeof(*c));
+	uint32_t h;
+
+	if (c == NULL) {
+		e->cfg.st->context_lost++;
+		return;
+	}
+	c->serial = f->unit.serial;
+	c->flow = f;
+	c->want = e->ctx_after_any && c->serial <= e->ctx_after_until;
+	h = c->serial & (e->ctx_nbuckets - 1);
+	c->next = e->ctx_buckets[h];
+	e->ctx_buckets[h] = c;
+	e->ctx_count++;
+	ctx_grow(e);
+	/* The flow B after an older one may settle that one. */
+	if (c->serial >= e->cfg.context_before)
+		ctx_settle(e, c->serial - e->cfg.context_before);
+}
+
+/* Selects the flow of c as context now. */
+static void
+ctx_select(struct engine *e, struct ctx_entry *c)
+{
+	c->selected = true;
+	if (c->flow != NULL) {
+		select_flow(e, c->flow, true);
+		return;
+	}
+	/* The flow has ended: report from the entry, write its limbo. */
+	mark_selected(e, c->serial);
+	e->cfg.st->units_selected++;
+	e->cfg.st->flows_selected++;
+	e->cfg.st->flows_context++;
+	c->rep.context = true;
+	if (e->cfg.report != NULL)
+		e->cfg.report(e->cfg.ctx, &c->rep);
+	c->limbo.selected = true;
+	c->limbo.pending = false;
+	settle_held(e, &c->limbo);
+}
+
+/* Flow serial was selected: the flows within -B before and -A after it too. */
+static void
+ctx_spread(struct engine *e, uint32_t serial)
+{
+	uint64_t lo = serial >= e->cfg.context_before ?
+	    serial - e->cfg.context_before : 0;
+	uint64_t hi = (uint64_t)serial + e->cfg.context_after, i;
+	struct ctx_entry *c;
+
+	if (e->cfg.context_after > 0 && hi >= e->next_flow) {
+		e->ctx_after_any = true;
+		if (hi > e->ctx_after_until)
+			e->ctx_after_until = hi;
+	}
+	for (i = lo; i <= hi && i < e->next_flow; i++) {
+		if (i == serial || (c = ctx_find(e, i)) == NULL || c->selected)
+			continue;
+		if (c->decided)
+			ctx_select(e, c);
+		else
+			c->want = true;
+	}
+}
+
+/* After flow serial's verdict: what it changes for its neighbours. */
+static void
+ctx_decided(struct engine *e, struct flow *f)
+{
+	uint32_t serial = f->unit.serial;
+	struct ctx_entry *c = ctx_find(e, serial);
+	uint64_t lo = serial >= e->cfg.context_before ?
+	    serial - e->cfg.context_before : 0;
+	uint64_t hi = (uint64_t)serial + e->cfg.context_after, i;
+
+	if (c == NULL)
+		return;
+	c->decided = true;
+	if (f->unit.selected) {
+		c->selected = true;
+		ctx_spread(e, serial);
+	} else if (c->want)
+		ctx_select(e, c);
+	for (i = lo; i <= hi && i < e->next_flow; i++)
+		ctx_settle(e, i);
+}
+
+/* A flow leaves the table: its entry, if still needed, keeps its report. */
+static void
+ctx_flow_gone(struct engine *e, struct flow *f)
+{
+	struct ctx_entry *c = ctx_find(e, f->unit.serial);
+
+	if (c == NULL)
+		return;
+	c->flow = NULL;
+	if (c->selected) {
+		ctx_remove(e, c);
+		return;
+	}
+	flow_report(e, f, &c->rep);
+	memcpy(c->caddr, c->rep.client_addr, sizeof(c->caddr));
+	memcpy(c->saddr, c->rep.server_addr, sizeof(c->saddr));
+	c->rep.client_addr = c->caddr;
+	c->rep.server_addr = c->saddr;
+	if (c->rep.hit != NULL) {
+		c->hit = *c->rep.hit;
+		c->rep.hit = &c->hit;
+	}
+	c->limbo.pending = true;
+	c->limbo.serial = f->unit.serial;
+	if (e->hold != NULL)
+		hold_merge(e->hold, &c->limbo, &f->unit);
+	f->unit.pending = false;
+}
+
+/* ---- verdicts ---- */
 
 static void
 decide_flow(struct engine *e, struct flow *f, enum verdict v,
@@ -130,15 +407,23 @@ decide_flow(struct engine *e, struct flow *f, enum verdict v,
 	if (hit != NULL)
 		f->hit = *hit;
 	f->decided_ts = e->now;
-	if (unit_decide(&f->unit, v, e->cfg.invert)) {
-		mark_selected(e, f->unit.serial);
-		st->units_selected++;
-		st->flows_selected++;
-		report_flow(e, f);
-	}
 	if (v == VERDICT_MATCH)
 		st->flows_matched++;
-	settle_held(e, &f->unit);
+	if (unit_decide(&f->unit, v, e->cfg.invert)) {
+		if (e->cfg.kill != NULL && f->key.proto == IPPROTO_NUM_TCP) {
+			f->killed = true;
+			st->flows_killed++;
+			e->cfg.kill(e->cfg.ctx, f, e->now);
+		}
+		select_flow(e, f, false);
+	} else {
+		/* Context may still want its packets. */
+		f->unit.pending = e->context && e->hold != NULL &&
+		    ctx_find(e, f->unit.serial) != NULL;
+		settle_held(e, &f->unit);
+	}
+	if (e->context)
+		ctx_decided(e, f);
 	if (!e->cfg.full_streams) {
 		match_dir_release(&f->md[0]);
 		match_dir_release(&f->md[1]);
@@ -153,33 +438,29 @@ decide_alone(struct engine *e, struct unit *u, const struct pkt_view *v)
 	struct engine_report r;
 	bool matched = match_empty(e->cfg.ms, &hit);
 
-	if (unit_decide(u, matched ? VERDICT_MATCH : VERDICT_NOMATCH,
-	    e->cfg.invert)) {
-		if (u->serial < UNIT_SINGLE_REJECTED)
-			mark_selected(e, u->serial);
-		e->cfg.st->units_selected++;
-		if (e->cfg.report != NULL) {
-			memset(&r, 0, sizeof(r));
-			r.ts_ns = r.first_ts_ns = e->now;
-			if (v != NULL && v->ipver != 0) {
-				r.ipver = v->ipver;
-				r.proto = v->proto;
-				r.client_addr = v->src;
-				r.server_addr = v->dst;
-				r.client_port = v->sport;
-				r.server_port = v->dport;
-				r.vlan[0] = v->vlan[0];
-				r.vlan[1] = v->vlan[1];
-				r.vlan_count = v->vlan_count;
-			}
-			r.matched = matched;
-			r.hit = matched ? &hit : NULL;
-			r.pattern = matched ?
-			    match_set_pattern(e->cfg.ms, hit.pattern) : NULL;
-			r.packets = 1;
-			e->cfg.report(e->cfg.ctx, &r);
-		}
+	if (!unit_decide(u, matched ? VERDICT_MATCH : VERDICT_NOMATCH,
+	    e->cfg.invert))
+		return;
+	mark_selected(e, u->serial);
+	e->cfg.st->units_selected++;
+	if (e->cfg.report == NULL)
+		return;
+	memset(&r, 0, sizeof(r));
+	r.ts_ns = r.first_ts_ns = e->now;
+	if (v != NULL && v->ipver != 0) {
+		r.ipver = v->ipver;
+		r.proto = v->proto;
+		r.client_addr = v->src;
+		r.server_addr = v->dst;
+		r.vlan[0] = v->vlan[0];
+		r.vlan[1] = v->vlan[1];
+		r.vlan_count = v->vlan_count;
 	}
+	r.matched = matched;
+	r.hit = matched ? &hit : NULL;
+	r.pattern = matched ? match_set_pattern(e->cfg.ms, hit.pattern) : NULL;
+	r.packets = 1;
+	e->cfg.report(e->cfg.ctx, &r);
 }
 
 /* Gives the current packet to unit u: its serial, or held, or written. */
@@ -190,10 +471,10 @@ attach(struct engine *e, struct unit *u, const struct pcap_rec *rec)
 		e->cfg.assign(e->cfg.ctx, u->serial);
 	if (e->hold == NULL)
 		return;
-	if (u->verdict == VERDICT_UNDECIDED)
-		hold_add(e->hold, u, rec->hdr, rec->data, rec->caplen);
+	if (u->verdict == VERDICT_UNDECIDED || u->pending)
+		hold_add(e->hold, u, rec);
 	else if (u->selected)
-		engine_write(e, rec->hdr, rec->data, rec->caplen);
+		engine_write(e, rec);
 }
 
 static void
@@ -210,7 +491,7 @@ single_packet(struct engine *e, const struct pkt_view *v,
 		e->cfg.assign(e->cfg.ctx, u.selected ? UNIT_SINGLE_SELECTED :
 		    UNIT_SINGLE_REJECTED);
 	if (e->hold != NULL && u.selected)
-		engine_write(e, rec->hdr, rec->data, rec->caplen);
+		engine_write(e, rec);
 }
 
 /* True when every direction patterns apply to has reached --depth. */
@@ -289,6 +570,9 @@ flow_ended(void *ctx, struct flow *f, enum flow_end_reason why)
 		e->cfg.flow_end(e->cfg.ctx, f);
 	match_dir_release(&f->md[0]);
 	match_dir_release(&f->md[1]);
+	if (e->context)
+		ctx_flow_gone(e, f);
+	f->unit.pending = false;
 	settle_held(e, &f->unit);
 }
 
@@ -328,6 +612,24 @@ datagram(struct engine *e, struct flow *f, int dir, const struct pkt_view *v)
 		decide_flow(e, f, VERDICT_MATCH, &hit);
 }
 
+/* Keeps the link header of f's latest frame, to address RSTs (-k). */
+static void
+keep_link(struct flow *f, int dir, const struct pkt_view *v,
+    const struct pcap_rec *rec)
+{
+	size_t n;
+
+	if (v->l3 == NULL || v->l3 < rec->data ||
+	    v->l3 > rec->data + rec->caplen)
+		return;
+	n = (size_t)(v->l3 - rec->data);
+	if (n > sizeof(f->link))
+		return;
+	memcpy(f->link, rec->data, n);
+	f->link_len = (uint8_t)n;
+	f->link_from_client = dir == 0;
+}
+
 /*
  * A packet (or a reassembled datagram, whose fragments belong to dgu) keyed
  * to a flow: attribute it, then reassemble and match its payload.
@@ -341,7 +643,7 @@ keyed_packet(struct engine *e, const struct pkt_view *v, struct unit *dgu,
 	bool created;
 	int dir;
 
-	f = flow_lookup(e->flows, v, rec->ts_ns, &e->next_serial, &dir,
+	f = flow_lookup(e->flows, v, rec->ts_ns, &e->next_flow, &dir,
 	    &created);
 	if (f == NULL) {
 		/* Out of memory: the packet stands alone rather than vanish. */
@@ -349,6 +651,10 @@ keyed_packet(struct engine *e, const struct pkt_view *v, struct unit *dgu,
 			single_packet(e, v, rec);
 		return;
 	}
+	if (created && e->context)
+		ctx_add(e, f);
+	if (e->cfg.kill != NULL && dgu == NULL)
+		keep_link(f, dir, v, rec);
 	if (created && match_empty(e->cfg.ms, &hit))
 		decide_flow(e, f, VERDICT_MATCH, &hit);
 	if (dgu != NULL) {
@@ -356,7 +662,8 @@ keyed_packet(struct engine *e, const struct pkt_view *v, struct unit *dgu,
 		if (e->cfg.alias != NULL)
 			e->cfg.alias(e->cfg.ctx, dgu->serial, f->unit.serial);
 		if (e->hold != NULL) {
-			if (f->unit.verdict == VERDICT_UNDECIDED)
+			if (f->unit.verdict == VERDICT_UNDECIDED ||
+			    f->unit.pending)
 				hold_merge(e->hold, &f->unit, dgu);
 			else
 				hold_release(e->hold, dgu, f->unit.selected ?
@@ -366,9 +673,14 @@ keyed_packet(struct engine *e, const struct pkt_view *v, struct unit *dgu,
 		attach(e, &f->unit, rec);
 	f->packets++;
 	f->bytes += rec->caplen;
-	if (v->proto == IPPROTO_NUM_TCP)
+	if (v->proto == IPPROTO_NUM_TCP) {
+		bool killed_before = f->killed;
+
 		tcp_segment(e, f, dir, v);
-	else
+		/* Every later packet of a killed flow kills it again. */
+		if (killed_before && e->cfg.kill != NULL)
+			e->cfg.kill(e->cfg.ctx, f, rec->ts_ns);
+	} else
 		datagram(e, f, dir, v);
 }
 
@@ -407,7 +719,7 @@ fragment(struct engine *e, const struct pkt_view *v,
 				defrag_release(e->defrag, dg);
 			return;
 		}
-		u->serial = e->next_serial++;
+		u->serial = UNIT_DGRAM | (e->next_dgram++ & ~UNIT_DGRAM);
 		dg->owner = u;
 	}
 	attach(e, u, rec);
@@ -435,6 +747,11 @@ engine_new(const struct engine_config *cfg)
 	if (e == NULL)
 		return NULL;
 	e->cfg = *cfg;
+	if (e->cfg.context_after > CONTEXT_MAX)
+		e->cfg.context_after = CONTEXT_MAX;
+	if (e->cfg.context_before > CONTEXT_MAX)
+		e->cfg.context_before = CONTEXT_MAX;
+	e->context = e->cfg.context_after > 0 || e->cfg.context_before > 0;
 	e->sink.data = sink_data;
 	e->sink.gap = sink_gap;
 	e->sink.ctx = e;
@@ -444,8 +761,14 @@ engine_new(const struct engine_config *cfg)
 	e->reasm = reasm_tcp_new(cfg->st);
 	if (cfg->hold)
 		e->hold = hold_new(cfg->hold_mem, cfg->st);
+	if (e->context) {
+		e->ctx_nbuckets = 1024;
+		e->ctx_buckets = calloc(e->ctx_nbuckets,
+		    sizeof(*e->ctx_buckets));
+	}
 	if (e->flows == NULL || e->defrag == NULL || e->reasm == NULL ||
-	    (cfg->hold && e->hold == NULL)) {
+	    (cfg->hold && e->hold == NULL) ||
+	    (e->context && e->ctx_buckets == NULL)) {
 		engine_free(e);
 		return NULL;
 	}
@@ -476,6 +799,19 @@ engine_packet(struct engine *e, const struct pcap_rec *rec)
 	}
 }
 
+/* Drops every context entry left; their flows are all decided by now. */
+static void
+ctx_clear(struct engine *e)
+{
+	uint32_t i;
+
+	if (e->ctx_buckets == NULL)
+		return;
+	for (i = 0; i < e->ctx_nbuckets; i++)
+		while (e->ctx_buckets[i] != NULL)
+			ctx_remove(e, e->ctx_buckets[i]);
+}
+
 void
 engine_finish(struct engine *e)
 {
@@ -487,6 +823,7 @@ engine_finish(struct engine *e)
 	e->defrag = NULL;
 	flow_table_free(e->flows);
 	e->flows = NULL;
+	ctx_clear(e);
 	if (e->hold != NULL)
 		hold_drain(e->hold, engine_write, e);
 }
@@ -501,10 +838,14 @@ engine_free(struct engine *e)
 	e->cfg.write = NULL;
 	e->cfg.stream = NULL;
 	e->cfg.flow_end = NULL;
+	e->cfg.kill = NULL;
 	defrag_free(e->defrag);
 	flow_table_free(e->flows);
+	ctx_clear(e);
+	free(e->ctx_buckets);
 	reasm_tcp_free(e->reasm);
 	hold_free(e->hold);
-	free(e->selected);
+	free(e->sel_flows.bits);
+	free(e->sel_dgrams.bits);
 	free(e);
 }

@@ -11,9 +11,17 @@
 #include "pcapio.h"
 #include "stats.h"
 
-/* Unit serials of single packets, decided as soon as they are read. */
+/*
+ * Unit serials. Flows are numbered 0, 1, 2... in order of their first
+ * packet (the order context counts in); pending IP datagrams have their own
+ * numbers with UNIT_DGRAM set; single packets, decided as soon as they are
+ * read, one of the two values at the top.
+ */
+#define UNIT_DGRAM 0x80000000U
 #define UNIT_SINGLE_SELECTED 0xffffffffU
 #define UNIT_SINGLE_REJECTED 0xfffffffeU
+/* -A/-B/-C count at most this many flows. */
+#define CONTEXT_MAX 100
 
 /* A selected unit, as report.c prints it. */
 struct engine_report {
@@ -47,8 +55,16 @@ struct engine_config {
 	size_t hold_mem;
 	struct match_set *ms;
 	struct stats *st;
+	uint32_t context_after;	/* -A: flows that began after a selected one */
+	uint32_t context_before;	/* -B */
 	/* Writes a packet (hold mode only); may be NULL. */
 	hold_write_fn write;
+	/*
+	 * -k: called when a TCP flow is selected by its verdict, and again for
+	 * every later packet of it; flows then keep the link header of their
+	 * latest frame. May be NULL.
+	 */
+	void (*kill)(void *ctx, struct flow *f, uint64_t ts_ns);
 	/* Reports a unit as it is selected; may be NULL. */
 	void (*report)(void *ctx, const struct engine_report *r);
 	/* Two-pass mode: the unit of each packet read, in order; may be NULL. */

@@ -422,6 +422,7 @@ struct held_pkt {
 	uint8_t cls;
 	bool write;			/* detached: write it in the final drain */
 	uint64_t seq;			/* arrival number */
+	uint64_t ts_ns;
 	uint8_t hdr[16];
 	uint8_t data[];
 };
@@ -499,10 +500,24 @@ drop_oldest(struct hold *h)
 		h->st->packets_dropped++;
 }
 
-int
-hold_add(struct hold *h, struct unit *u, const uint8_t *hdr,
-    const uint8_t *data, uint32_t caplen)
+/* Passes a held packet to fn as a record. */
+static void
+held_write(const struct held_pkt *p, hold_write_fn fn, void *ctx)
 {
+	struct pcap_rec rec;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.ts_ns = p->ts_ns;
+	rec.caplen = p->caplen;
+	memcpy(rec.hdr, p->hdr, sizeof(rec.hdr));
+	rec.data = p->data;
+	fn(ctx, &rec);
+}
+
+int
+hold_add(struct hold *h, struct unit *u, const struct pcap_rec *rec)
+{
+	uint32_t caplen = rec->caplen;
 	size_t need = sizeof(struct held_pkt) + caplen;
 	struct held_pkt *p;
 	int cls = 0;
@@ -530,8 +545,9 @@ hold_add(struct hold *h, struct unit *u, const uint8_t *hdr,
 	p->unit = u;
 	p->write = false;
 	p->seq = h->seq++;
-	memcpy(p->hdr, hdr, sizeof(p->hdr));
-	memcpy(p->data, data, caplen);
+	p->ts_ns = rec->ts_ns;
+	memcpy(p->hdr, rec->hdr, sizeof(p->hdr));
+	memcpy(p->data, rec->data, caplen);
 	p->next = NULL;
 	if (u->held_tail != NULL)
 		u->held_tail->next = p;
@@ -561,7 +577,7 @@ hold_release(struct hold *h, struct unit *u, hold_write_fn fn, void *ctx)
 	for (p = u->held_head; p != NULL; p = next) {
 		next = p->next;
 		if (fn != NULL)
-			fn(ctx, p->hdr, p->data, p->caplen);
+			held_write(p, fn, ctx);
 		global_unlink(h, p);
 		block_free(h, p);
 	}
@@ -593,7 +609,7 @@ hold_drain(struct hold *h, hold_write_fn fn, void *ctx)
 			if (p->unit->held_head == NULL)
 				p->unit->held_tail = NULL;
 		} else if (p->write && fn != NULL)
-			fn(ctx, p->hdr, p->data, p->caplen);
+			held_write(p, fn, ctx);
 		global_unlink(h, p);
 		block_free(h, p);
 	}

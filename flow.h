@@ -8,6 +8,7 @@
 
 #include "decode.h"
 #include "match.h"
+#include "pcapio.h"
 #include "reasm.h"
 #include "stats.h"
 
@@ -27,6 +28,7 @@ struct unit {
 	uint32_t serial;
 	uint8_t verdict;	/* enum verdict */
 	bool selected;
+	bool pending;		/* not selected, but may still be as context */
 	struct held_pkt *held_head;	/* held packets, in arrival order */
 	struct held_pkt *held_tail;
 };
@@ -71,6 +73,11 @@ struct flow {
 	struct flow *hnext;
 	struct flow *lprev;
 	struct flow *lnext;
+	/* -k: the link header of the latest frame, to address RSTs. */
+	uint8_t link[32];
+	uint8_t link_len;
+	bool link_from_client;
+	bool killed;
 };
 
 /* Closed TCP flows stay this long (capture time) for their stray packets. */
@@ -129,16 +136,15 @@ struct hold *hold_new(size_t max_bytes, struct stats *st);
 void hold_free(struct hold *h);
 
 /*
- * Holds a copy of a packet (16-byte record header, caplen bytes) for u. When
+ * Holds a copy of a packet (its time, record header and data) for u. When
  * the pool is over its size the oldest held packets of any unit are dropped
  * and counted in packets_dropped. Returns -1 when out of memory (counted as
  * dropped too).
  */
-int hold_add(struct hold *h, struct unit *u, const uint8_t *hdr,
-    const uint8_t *data, uint32_t caplen);
+int hold_add(struct hold *h, struct unit *u, const struct pcap_rec *rec);
 
-typedef void (*hold_write_fn)(void *ctx, const uint8_t *hdr,
-    const uint8_t *data, uint32_t caplen);
+/* Receives a packet to write: the record as read (index is not kept). */
+typedef void (*hold_write_fn)(void *ctx, const struct pcap_rec *rec);
 
 /* Passes u's held packets in order to fn (if not NULL), then frees them. */
 void hold_release(struct hold *h, struct unit *u, hold_write_fn fn, void *ctx);

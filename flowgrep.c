@@ -398,13 +398,12 @@ compile_patterns(const struct options *o)
 /* ---- engine callbacks ---- */
 
 static void
-write_packet(void *ctx, const uint8_t *hdr, const uint8_t *data,
-    uint32_t caplen)
+write_packet(void *ctx, const struct pcap_rec *rec)
 {
 	struct run *run = ctx;
 
 	if (run->out != NULL && !run->write_failed &&
-	    pcapio_write(run->out, hdr, data, caplen) == -1)
+	    pcapio_write(run->out, rec->hdr, rec->data, rec->caplen) == -1)
 		run->write_failed = true;
 }
 
@@ -469,7 +468,7 @@ write_selected(struct run *run, struct engine *e, const char *name,
 			return -1;
 		}
 		if (engine_selected(e, serial))
-			write_packet(run, rec.hdr, rec.data, rec.caplen);
+			write_packet(run, &rec);
 	}
 	return 0;
 }

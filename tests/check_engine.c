@@ -143,13 +143,11 @@ struct result {
 };
 
 static void
-on_write(void *ctx, const uint8_t *hdr, const uint8_t *data, uint32_t caplen)
+on_write(void *ctx, const struct pcap_rec *rec)
 {
 	struct result *r = ctx;
 
-	(void)data;
-	(void)caplen;
-	r->written[r->nwritten++] = (char)hdr[0];
+	r->written[r->nwritten++] = (char)rec->hdr[0];
 }
 
 static void
@@ -378,17 +376,18 @@ START_TEST(test_fragments_join_their_flow)
 	feed(e, &later, 'd', MS(4));
 	engine_finish(e);
 	ck_assert_int_eq(r.nserials, 4);
-	/* The datagram's unit is 0; the flow it joined is 1. */
-	ck_assert_uint_eq(r.serials[0], 0);
-	ck_assert_uint_eq(r.serials[1], 0);
-	ck_assert_uint_eq(r.serials[2], 0);
-	ck_assert_uint_eq(r.serials[3], 1);
+	/* The datagram's unit has a number of its own; its flow is 0. */
+	ck_assert_uint_eq(r.serials[0], UNIT_DGRAM);
+	ck_assert_uint_eq(r.serials[1], UNIT_DGRAM);
+	ck_assert_uint_eq(r.serials[2], UNIT_DGRAM);
+	ck_assert_uint_eq(r.serials[3], 0);
 	ck_assert_int_eq(r.naliases, 1);
-	ck_assert_uint_eq(r.alias_from[0], 0);
-	ck_assert_uint_eq(r.alias_to[0], 1);
-	engine_resolve_alias(e, 0, 1);
+	ck_assert_uint_eq(r.alias_from[0], UNIT_DGRAM);
+	ck_assert_uint_eq(r.alias_to[0], 0);
+	ck_assert(!engine_selected(e, UNIT_DGRAM));
+	engine_resolve_alias(e, UNIT_DGRAM, 0);
+	ck_assert(engine_selected(e, UNIT_DGRAM));
 	ck_assert(engine_selected(e, 0));
-	ck_assert(engine_selected(e, 1));
 	ck_assert_uint_eq(st.datagrams_reassembled, 1);
 	ck_assert_uint_eq(st.flows_matched, 1);
 	engine_free(e);

@@ -285,23 +285,25 @@ struct written {
 };
 
 static void
-on_write(void *ctx, const uint8_t *hdr, const uint8_t *data, uint32_t caplen)
+on_write(void *ctx, const struct pcap_rec *rec)
 {
 	struct written *w = ctx;
 
-	(void)hdr;
-	ck_assert_uint_eq(caplen, 100);
-	w->bytes[w->n++] = (char)data[0];
+	ck_assert_uint_eq(rec->caplen, 100);
+	ck_assert_uint_eq(rec->ts_ns, (uint64_t)rec->data[0] * 1000);
+	w->bytes[w->n++] = (char)rec->data[0];
 	w->bytes[w->n] = '\0';
 }
 
 static void
 add(struct hold *h, struct unit *u, char tag)
 {
-	uint8_t hdr[16] = { 0 }, data[100];
+	uint8_t data[100];
+	struct pcap_rec rec = { .ts_ns = (uint64_t)tag * 1000, .caplen = 100,
+	    .data = data };
 
 	memset(data, tag, sizeof(data));
-	ck_assert_int_eq(hold_add(h, u, hdr, data, sizeof(data)), 0);
+	ck_assert_int_eq(hold_add(h, u, &rec), 0);
 }
 
 START_TEST(test_hold_order_and_merge)
