@@ -199,6 +199,8 @@ patterns(const char *a, const char *c, const char *s)
 	return ms;
 }
 
+static uint32_t ctx_after, ctx_before;
+
 static struct engine *
 engine(struct match_set *ms, struct stats *st, struct result *r, bool hold,
     bool invert)
@@ -213,6 +215,8 @@ engine(struct match_set *ms, struct stats *st, struct result *r, bool hold,
 	cfg.tcp_timeout_ns = 300ULL * 1000000000ULL;
 	cfg.udp_timeout_ns = 60ULL * 1000000000ULL;
 	cfg.hold_mem = 1 << 20;
+	cfg.context_after = ctx_after;
+	cfg.context_before = ctx_before;
 	cfg.ms = ms;
 	cfg.st = st;
 	cfg.write = on_write;
@@ -449,6 +453,79 @@ START_TEST(test_close_decides_and_strays_follow)
 }
 END_TEST
 
+/*
+ * Five TCP connections one after the other (SYN, data, FIN, FIN), tagged
+ * '0'..'4' per connection; the third carries the needle. Context cases:
+ * which connections are selected, in file (serials) and held modes.
+ */
+static const struct {
+	uint32_t after, before;
+	bool hold, invert;
+	const char *want;	/* tags written (held) or selected (file) */
+} context_cases[] = {
+	{ 0, 0, true, false, "2222" },
+	{ 1, 0, true, false, "2222" "3333" },
+	/* The needle decides flow 2 at its data: flow 1 follows its SYN. */
+	{ 0, 1, true, false, "22" "1111" "22" },
+	{ 1, 1, true, false, "22" "1111" "22" "3333" },
+	{ 2, 2, true, false, "22" "0000" "1111" "22" "3333" "4444" },
+	{ 0, 0, false, false, "2" },
+	{ 1, 0, false, false, "23" },
+	{ 0, 1, false, false, "12" },
+	{ 1, 1, false, false, "123" },
+	/* -v: the non-matching flows select the matching one as context. */
+	{ 1, 0, false, true, "01234" },
+	{ 0, 0, false, true, "0134" },
+};
+
+START_TEST(test_context)
+{
+	struct stats st = { 0 };
+	struct result r = { 0 };
+	struct match_set *ms = patterns("needle", NULL, NULL);
+	struct engine *e;
+	char got[64] = "";
+	int i, n = 0;
+	uint64_t t = 0;
+
+	ctx_after = context_cases[_i].after;
+	ctx_before = context_cases[_i].before;
+	e = engine(ms, &st, &r, context_cases[_i].hold,
+	    context_cases[_i].invert);
+	for (i = 0; i < 5; i++) {
+		uint16_t port = (uint16_t)(40000 + i);
+		char tag = (char)('0' + i);
+		struct frame syn = tcp(1, port, 2, 80, 100, 0, 0x02, "");
+		struct frame data = tcp(1, port, 2, 80, 101, 0, 0x18,
+		    i == 2 ? "a needle" : "hay");
+		uint32_t end = i == 2 ? 109 : 104;
+		struct frame fin1 = tcp(1, port, 2, 80, end, 0, 0x11, "");
+		struct frame fin2 = tcp(2, 80, 1, port, 7, end + 1, 0x11, "");
+
+		feed(e, &syn, tag, MS(++t));
+		feed(e, &data, tag, MS(++t));
+		feed(e, &fin1, tag, MS(++t));
+		feed(e, &fin2, tag, MS(++t));
+	}
+	engine_finish(e);
+	if (context_cases[_i].hold) {
+		memcpy(got, r.written, (size_t)r.nwritten);
+		got[r.nwritten] = '\0';
+	} else
+		for (i = 0; i < 5; i++)
+			if (engine_selected(e, (uint32_t)i))
+				got[n++] = (char)('0' + i);
+	ck_assert_msg(strcmp(got, context_cases[_i].want) == 0,
+	    "case %d: got %s want %s", _i, got, context_cases[_i].want);
+	ck_assert_uint_eq(st.flows_context, context_cases[_i].invert ?
+	    (context_cases[_i].after ? 1 : 0) :
+	    context_cases[_i].after + context_cases[_i].before);
+	engine_free(e);
+	match_set_free(ms);
+	ctx_after = ctx_before = 0;
+}
+END_TEST
+
 static Suite *
 engine_suite(void)
 {
@@ -461,6 +538,8 @@ engine_suite(void)
 	tcase_add_test(tc, test_fragments_join_their_flow);
 	tcase_add_test(tc, test_empty_pattern_selects_all);
 	tcase_add_test(tc, test_close_decides_and_strays_follow);
+	tcase_add_loop_test(tc, test_context, 0,
+	    sizeof(context_cases) / sizeof(context_cases[0]));
 	suite_add_tcase(s, tc);
 	return s;
 }
