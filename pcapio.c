@@ -1,14 +1,16 @@
-/* pcapio.c: classic pcap and pcapng input, BPF, and the pcap writer. */
+/* pcapio.c: pcap and pcapng input, live capture, BPF and the pcap writer. */
 #include <sys/stat.h>
 
 #include <errno.h>
 #include <signal.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <pcap.h>
@@ -75,7 +77,7 @@ struct pcapng_iface {
 };
 
 struct pcapio_in {
-	int fd;
+	int fd;			/* live: libpcap's socket, not owned */
 	bool own_fd;
 	bool regular;
 	off_t base;		/* offset in fd where the capture starts */
@@ -118,6 +120,12 @@ struct pcapio_in {
 
 	/* Set by a signal handler: stop reading. */
 	const volatile sig_atomic_t *interrupt;
+
+	/* Live capture: libpcap reads the device; NULL for files. */
+	pcap_t *pcap;
+	char *device;
+	uint32_t drop_seen;	/* ps_drop + ps_ifdrop at the last pcap_stats */
+	uint64_t drops;		/* kernel drops since the open, unwrapped */
 
 	/* Damage is final: later calls repeat the message. */
 	bool failed;
@@ -1041,6 +1049,329 @@ ng_open_header(struct pcapio_in *in, char *errbuf)
 	return 0;
 }
 
+/* ---- live capture ---- */
+
+/*
+ * The device flowgrep captures on when none is named: the first interface
+ * libpcap lists (it sorts running interfaces first) that is up and is not a
+ * loopback. "any" is skipped too: it is not an interface, cannot be
+ * promiscuous and has no link layer to inject kills on. libpcap's pseudo
+ * devices (nflog, dbus, usbmon...) are never up. Returns a string the caller
+ * frees, or NULL with errbuf set.
+ */
+static char *
+live_default_device(char *errbuf)
+{
+	char pcap_err[PCAP_ERRBUF_SIZE];
+	pcap_if_t *all, *d;
+	char *name = NULL;
+
+	if (pcap_findalldevs(&all, pcap_err) == -1) {
+		snprintf(errbuf, PCAPIO_ERRBUF_SIZE, "%s", pcap_err);
+		return NULL;
+	}
+	for (d = all; d != NULL; d = d->next)
+		if ((d->flags & PCAP_IF_UP) && !(d->flags & PCAP_IF_LOOPBACK) &&
+		    strcmp(d->name, "any") != 0)
+			break;
+	if (d == NULL)
+		snprintf(errbuf, PCAPIO_ERRBUF_SIZE, "no capture device found");
+	else if ((name = strdup(d->name)) == NULL)
+		snprintf(errbuf, PCAPIO_ERRBUF_SIZE, "%s", strerror(ENOMEM));
+	pcap_freealldevs(all);
+	return name;
+}
+
+/*
+ * Describes a failed pcap_activate in one line that names the device.
+ * libpcap's own words are kept where they say more than its status code
+ * (it documents pcap_geterr as meaningful only for PCAP_ERROR and
+ * PCAP_ERROR_CAPTURE_NOTSUP besides the two rewritten here).
+ */
+static void
+live_activate_error(pcap_t *p, const char *device, int status, char *errbuf)
+{
+	const char *why = pcap_geterr(p);
+
+	switch (status) {
+	case PCAP_ERROR_NO_SUCH_DEVICE:
+		why = "no such device";
+		break;
+	case PCAP_ERROR_PERM_DENIED:
+		why = "permission denied: capturing needs root or CAP_NET_RAW";
+		break;
+	case PCAP_ERROR_PROMISC_PERM_DENIED:
+		why = "permission denied: promiscuous mode is not allowed";
+		break;
+	case PCAP_ERROR:
+#ifdef PCAP_ERROR_CAPTURE_NOTSUP	/* newer than libpcap 1.10.3 */
+	case PCAP_ERROR_CAPTURE_NOTSUP:
+#endif
+		if (why[0] != '\0')
+			break;
+		/* FALLTHROUGH */
+	default:
+		why = pcap_statustostr(status);
+		break;
+	}
+	snprintf(errbuf, PCAPIO_ERRBUF_SIZE, "%s: %s", device, why);
+}
+
+/*
+ * Gets the output file header from libpcap itself, written as tcpdump -w
+ * would for this handle: host byte order, 2.4, the snap length in effect
+ * and the device's DLT_ value mapped to its LINKTYPE_ value (DLT_RAW is 12
+ * on Linux but LINKTYPE_RAW is 101), which libpcap does not export
+ * otherwise. The link type the decoder sees is read back from it.
+ */
+static int
+live_build_fhdr(struct pcapio_in *in, char *errbuf)
+{
+	pcap_dumper_t *d;
+	char *mem = NULL;
+	size_t len = 0;
+	uint32_t lt;
+	FILE *fp;
+
+	if ((fp = open_memstream(&mem, &len)) == NULL) {
+		snprintf(errbuf, PCAPIO_ERRBUF_SIZE, "%s: %s", in->device,
+		    strerror(errno));
+		return -1;
+	}
+	if ((d = pcap_dump_fopen(in->pcap, fp)) == NULL) {
+		snprintf(errbuf, PCAPIO_ERRBUF_SIZE, "%s: %s", in->device,
+		    pcap_geterr(in->pcap));
+		fclose(fp);
+		free(mem);
+		return -1;
+	}
+	/* Closing the dumper closes fp, which sets mem and len. */
+	pcap_dump_close(d);
+	if (mem == NULL || len != PCAPIO_FILE_HEADER_LEN) {
+		snprintf(errbuf, PCAPIO_ERRBUF_SIZE,
+		    "%s: libpcap wrote a %zu-byte file header", in->device,
+		    len);
+		free(mem);
+		return -1;
+	}
+	memcpy(in->fhdr, mem, PCAPIO_FILE_HEADER_LEN);
+	free(mem);
+	memcpy(&lt, in->fhdr + 20, sizeof(lt));
+	in->linktype = (int)(lt & 0xffff);
+	return 0;
+}
+
+struct pcapio_in *
+pcapio_open_live(const char *device, uint32_t snaplen, bool promisc,
+    struct stats *st, char *errbuf)
+{
+	char pcap_err[PCAP_ERRBUF_SIZE];
+	struct pcapio_in *in;
+	int status;
+
+	if ((in = calloc(1, sizeof(*in))) == NULL) {
+		snprintf(errbuf, PCAPIO_ERRBUF_SIZE, "%s", strerror(ENOMEM));
+		return NULL;
+	}
+	in->st = st;
+	in->fd = -1;
+	if (device != NULL && device[0] == '\0')
+		snprintf(errbuf, PCAPIO_ERRBUF_SIZE, "empty device name");
+	else if (device == NULL)
+		in->device = live_default_device(errbuf);
+	else if ((in->device = strdup(device)) == NULL)
+		snprintf(errbuf, PCAPIO_ERRBUF_SIZE, "%s", strerror(ENOMEM));
+	if (in->device == NULL) {
+		free(in);
+		return NULL;
+	}
+	if ((in->pcap = pcap_create(in->device, pcap_err)) == NULL) {
+		snprintf(errbuf, PCAPIO_ERRBUF_SIZE, "%s: %s", in->device,
+		    pcap_err);
+		pcapio_close(in);
+		return NULL;
+	}
+	/*
+	 * Immediate mode hands each packet over as it arrives, so flows are
+	 * decided (and killed) without waiting for a buffer to fill. The
+	 * timeout is libpcap's buffering timeout; the read timeout that lets
+	 * pcapio_next return PCAPIO_IDLE is live_next's own. These setters
+	 * fail only on an activated handle.
+	 */
+	pcap_set_snaplen(in->pcap, (int)(snaplen > INT32_MAX ? INT32_MAX :
+	    snaplen));
+	pcap_set_promisc(in->pcap, promisc);
+	pcap_set_immediate_mode(in->pcap, 1);
+	pcap_set_timeout(in->pcap, PCAPIO_LIVE_TIMEOUT_MS);
+	pcap_set_tstamp_precision(in->pcap, PCAP_TSTAMP_PRECISION_MICRO);
+	/* Warnings (status > 0: no promiscuous mode...) are not fatal. */
+	if ((status = pcap_activate(in->pcap)) < 0) {
+		live_activate_error(in->pcap, in->device, status, errbuf);
+		pcapio_close(in);
+		return NULL;
+	}
+	/* live_next polls libpcap's descriptor (which is not ours to close). */
+	if (pcap_setnonblock(in->pcap, 1, pcap_err) == -1) {
+		snprintf(errbuf, PCAPIO_ERRBUF_SIZE, "%s: %s", in->device,
+		    pcap_err);
+		pcapio_close(in);
+		return NULL;
+	}
+	if ((in->fd = pcap_get_selectable_fd(in->pcap)) < 0) {
+		snprintf(errbuf, PCAPIO_ERRBUF_SIZE,
+		    "%s: no descriptor to wait on", in->device);
+		pcapio_close(in);
+		return NULL;
+	}
+	in->nano = false;
+	in->snaplen = (uint32_t)pcap_snapshot(in->pcap);
+	in->limit = caplen_limit(in->snaplen);
+	if (live_build_fhdr(in, errbuf) < 0) {
+		pcapio_close(in);
+		return NULL;
+	}
+	return in;
+}
+
+bool
+pcapio_is_live(const struct pcapio_in *in)
+{
+	return in->pcap != NULL;
+}
+
+const char *
+pcapio_device(const struct pcapio_in *in)
+{
+	return in->device;
+}
+
+/*
+ * libpcap's counters are unsigned ints that wrap; adding the difference
+ * since the last call keeps the total right across a wrap as long as fewer
+ * than 2^32 packets are dropped between two calls.
+ */
+void
+pcapio_update_drops(struct pcapio_in *in)
+{
+	struct pcap_stat ps;
+	uint32_t seen;
+
+	if (in->pcap == NULL || pcap_stats(in->pcap, &ps) == -1)
+		return;
+	seen = (uint32_t)ps.ps_drop + (uint32_t)ps.ps_ifdrop;
+	in->drops += (uint32_t)(seen - in->drop_seen);
+	in->drop_seen = seen;
+	if (in->st != NULL)
+		in->st->kernel_drops = in->drops;
+}
+
+/*
+ * A live filter runs in the kernel (pcap_setfilter attaches it to the
+ * socket), so rejected packets never cross into user space and are not
+ * counted in packets_filtered. The netmask only matters for "ip broadcast";
+ * a device without an IPv4 address compiles without it, as in tcpdump.
+ */
+static int
+live_set_filter(struct pcapio_in *in, const char *expr, char *errbuf)
+{
+	char pcap_err[PCAP_ERRBUF_SIZE];
+	struct bpf_program prog;
+	bpf_u_int32 net, mask;
+
+	if (pcap_lookupnet(in->device, &net, &mask, pcap_err) == -1)
+		mask = PCAP_NETMASK_UNKNOWN;
+	if (pcap_compile(in->pcap, &prog, expr, 1, mask) == -1) {
+		snprintf(errbuf, PCAPIO_ERRBUF_SIZE, "%s",
+		    pcap_geterr(in->pcap));
+		return -1;
+	}
+	if (pcap_setfilter(in->pcap, &prog) == -1) {
+		snprintf(errbuf, PCAPIO_ERRBUF_SIZE, "%s: %s", in->device,
+		    pcap_geterr(in->pcap));
+		pcap_freecode(&prog);
+		return -1;
+	}
+	pcap_freecode(&prog);
+	return 0;
+}
+
+/* Milliseconds on the monotonic clock, for the idle deadline. */
+static int64_t
+live_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Reads one packet from the device. libpcap 1.10 on Linux keeps polling
+ * past its timeout until a packet arrives, so the handle is non-blocking
+ * and the waiting is done here, in poll(2), until PCAPIO_LIVE_TIMEOUT_MS
+ * have passed without a packet (wake-ups for packets libpcap discards,
+ * such as lo's outgoing copies, wait on). A signal cuts the wait short:
+ * poll is never restarted. Either way the caller gets PCAPIO_IDLE and can
+ * attend to signals; a set interrupt flag ends the input instead.
+ */
+static int
+live_next(struct pcapio_in *in, struct pcap_rec *rec, char *errbuf)
+{
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	struct pollfd pfd;
+	int64_t deadline = -1, left;
+	uint32_t f[4];
+	int r;
+
+	for (;;) {
+		if (in->interrupt != NULL && *in->interrupt)
+			return 0;
+		r = pcap_next_ex(in->pcap, &h, &data);
+		if (r == 1)
+			break;
+		if (r == PCAP_ERROR_BREAK)
+			return 0;
+		if (r < 0) {
+			in_error(in, errbuf, "%s: %s", in->device,
+			    pcap_geterr(in->pcap));
+			return -1;
+		}
+		if (deadline < 0) {
+			deadline = live_now_ms() + PCAPIO_LIVE_TIMEOUT_MS;
+			left = PCAPIO_LIVE_TIMEOUT_MS;
+		} else if ((left = deadline - live_now_ms()) <= 0) {
+			return PCAPIO_IDLE;
+		}
+		pfd.fd = in->fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		r = poll(&pfd, 1, (int)left);
+		if (r < 0 && errno != EINTR) {
+			in_error(in, errbuf, "%s: poll: %s", in->device,
+			    strerror(errno));
+			return -1;
+		}
+		if (r < 0 || r == 0)
+			return in->interrupt != NULL && *in->interrupt ? 0 :
+			    PCAPIO_IDLE;
+		/* Readable, or an error is pending: pcap_next_ex tells. */
+	}
+	rec->ts_ns = (uint64_t)h->ts.tv_sec * NS_PER_SEC +
+	    (uint64_t)h->ts.tv_usec * 1000;
+	rec->caplen = h->caplen;
+	rec->wirelen = h->len;
+	rec->data = data;
+	f[0] = (uint32_t)h->ts.tv_sec;
+	f[1] = (uint32_t)h->ts.tv_usec;
+	f[2] = h->caplen;
+	f[3] = h->len;
+	memcpy(rec->hdr, f, sizeof(f));
+	in->recno++;
+	in_filter(in, rec, in->st != NULL);
+	return 1;
+}
+
 /* ---- input API ---- */
 
 /* True when the n < 4 bytes of a short file begin some known magic. */
@@ -1133,6 +1464,9 @@ pcapio_close(struct pcapio_in *in)
 		return;
 	if (in->have_bpf)
 		pcap_freecode(&in->bpf);
+	if (in->pcap != NULL)
+		pcap_close(in->pcap);
+	free(in->device);
 	if (in->own_fd && in->fd >= 0)
 		close(in->fd);
 	free(in->ifs);
@@ -1176,7 +1510,8 @@ pcapio_rewindable(const struct pcapio_in *in)
  * DLT_NULL (a dead handle knows only the host's) and byte-swaps the
  * address family of loopback headers written on a machine of the other byte
  * order, exactly as tcpdump -r does. The savefile is our file header in
- * memory; for pcap input it is the input's own.
+ * memory; for pcap input it is the input's own. A live capture filters in
+ * the kernel instead (live_set_filter).
  */
 int
 pcapio_set_filter(struct pcapio_in *in, const char *expr, char *errbuf)
@@ -1187,6 +1522,8 @@ pcapio_set_filter(struct pcapio_in *in, const char *expr, char *errbuf)
 	pcap_t *p;
 	FILE *fp;
 
+	if (in->pcap != NULL)
+		return live_set_filter(in, expr, errbuf);
 	memcpy(hdr, in->fhdr, sizeof(hdr));
 	if ((fp = fmemopen(hdr, sizeof(hdr), "r")) == NULL) {
 		snprintf(errbuf, PCAPIO_ERRBUF_SIZE, "%s", strerror(errno));
@@ -1223,6 +1560,8 @@ pcapio_next(struct pcapio_in *in, struct pcap_rec *rec, char *errbuf)
 		snprintf(errbuf, PCAPIO_ERRBUF_SIZE, "%s", in->err);
 		return -1;
 	}
+	if (in->pcap != NULL)
+		return live_next(in, rec, errbuf);
 	return in->ng ? ng_next_rec(in, rec, errbuf) :
 	    pcap_next_rec(in, rec, errbuf);
 }

@@ -171,9 +171,11 @@ report_line(FILE *out, const struct engine_report *r, bool nano)
 		pattern_text(out, r->pattern);
 		fprintf(out, "/ @%" PRIu64 " \"", r->hit->offset);
 		escaped(out, r->hit->excerpt, r->hit->excerpt_len);
-		fputs("\"\n", out);
+		fputc('"', out);
 	} else
-		fputs(" no-match\n", out);
+		fputs(" no-match", out);
+	/* Selected for being near a selected flow (-A/-B/-C). */
+	fputs(r->context ? " context\n" : "\n", out);
 }
 
 /*

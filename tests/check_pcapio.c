@@ -1,19 +1,29 @@
-/* check_pcapio.c: pcap/pcapng reading, damage, BPF, stdin and the writer. */
+/* check_pcapio.c: pcap/pcapng input, damage, BPF, stdin, live, the writer. */
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <linux/if_tun.h>
 
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* libpcap is the oracle the records are compared with, nothing more. */
@@ -2061,6 +2071,790 @@ START_TEST(test_corpus_rewind)
 }
 END_TEST
 
+/* ---- live capture ---- */
+
+/*
+ * Live tests capture in a network namespace of their own, made fresh for
+ * each test by the fixture (unshare(CLONE_NEWNET), the same as "ip netns
+ * add" without a name to clean up): it holds only a loopback device and
+ * the tun devices a test creates, and it vanishes with the process. Traffic
+ * goes to 127.0.0.1 only; the host's interfaces are never touched. The
+ * fixture returns to the original namespace after each test, so the suite
+ * also runs with CK_FORK=no.
+ */
+struct live_env {
+	int orig_ns;		/* the namespace to return to, -1 if none */
+	char skip[256];		/* why live tests are skipped, "" if they run */
+};
+
+/* The fixture's state: Check fixtures take no argument. */
+static struct live_env live;
+
+/* Set by the SIGALRM handler of the interrupt test. */
+static volatile sig_atomic_t live_stop;
+
+#define NEED_LIVE()                                                     \
+	do {                                                            \
+		if (live.skip[0] != '\0') {                             \
+			printf("%.*s: skipped (%s)\n",                  \
+			    (int)strlen(__func__) - 3, __func__,        \
+			    live.skip);                                 \
+			return;                                         \
+		}                                                       \
+	} while (0)
+
+/* Sets or clears IFF_UP on an interface of the current namespace. */
+static int
+link_set_up(const char *name, bool up)
+{
+	struct ifreq ifr;
+	int s, r = -1;
+
+	if ((s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
+		if (up)
+			ifr.ifr_flags |= IFF_UP;
+		else
+			ifr.ifr_flags &= ~IFF_UP;
+		r = ioctl(s, SIOCSIFFLAGS, &ifr);
+	}
+	close(s);
+	return r;
+}
+
+static void
+live_setup(void)
+{
+	live.orig_ns = -1;
+	live.skip[0] = '\0';
+	if (geteuid() != 0) {
+		snprintf(live.skip, sizeof(live.skip),
+		    "live capture tests need root");
+		return;
+	}
+	if ((live.orig_ns = open("/proc/self/ns/net", O_RDONLY |
+	    O_CLOEXEC)) < 0 || unshare(CLONE_NEWNET) < 0) {
+		snprintf(live.skip, sizeof(live.skip),
+		    "network namespaces unavailable: %s", strerror(errno));
+		if (live.orig_ns >= 0)
+			close(live.orig_ns);
+		live.orig_ns = -1;
+		return;
+	}
+	if (link_set_up("lo", true) < 0)
+		snprintf(live.skip, sizeof(live.skip),
+		    "cannot bring up lo in a new namespace: %s",
+		    strerror(errno));
+}
+
+static void
+live_teardown(void)
+{
+	if (live.orig_ns < 0)
+		return;
+	ck_assert_int_eq(setns(live.orig_ns, CLONE_NEWNET), 0);
+	close(live.orig_ns);
+	live.orig_ns = -1;
+}
+
+/* Wall-clock time in ns, to bracket capture timestamps. */
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * NS + (uint64_t)ts.tv_nsec;
+}
+
+/* Monotonic milliseconds, to time reads. */
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* A UDP socket bound to 127.0.0.1:port. */
+static int
+udp_bound(uint16_t port)
+{
+	struct sockaddr_in a;
+	int s;
+
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(s, 0);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_port = htons(port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+	return s;
+}
+
+#define LIVE_MAX_PAYLOAD 2048
+
+static void
+live_payload(uint8_t *p, size_t len, unsigned seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		p[i] = (uint8_t)(seed * 31 + i * 7);
+}
+
+/* Sends len pattern bytes from socket s to 127.0.0.1:port, and no further. */
+static void
+udp_send(int s, uint16_t port, size_t len, unsigned seed)
+{
+	uint8_t buf[LIVE_MAX_PAYLOAD];
+	struct sockaddr_in a;
+
+	ck_assert_uint_le(len, sizeof(buf));
+	live_payload(buf, len, seed);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_port = htons(port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(sendto(s, buf, len, 0, (struct sockaddr *)&a,
+	    sizeof(a)), (ssize_t)len);
+}
+
+/*
+ * Reads the next record, allowing a few idle timeouts: on lo a datagram
+ * reaches the capture before sendto returns, so none are expected.
+ */
+static int
+live_read(struct pcapio_in *in, struct pcap_rec *rec, char *err)
+{
+	int r, idle = 0;
+
+	while ((r = pcapio_next(in, rec, err)) == PCAPIO_IDLE && idle++ < 4)
+		;
+	return r;
+}
+
+/* Expects nothing more to arrive: the next read times out. */
+static void
+expect_idle(struct pcapio_in *in)
+{
+	char err[PCAPIO_ERRBUF_SIZE];
+	struct pcap_rec rec;
+
+	ck_assert_int_eq(pcapio_next(in, &rec, err), PCAPIO_IDLE);
+}
+
+static uint32_t
+rec_u32(const struct pcap_rec *rec, size_t i)
+{
+	uint32_t v;
+
+	memcpy(&v, rec->hdr + 4 * i, sizeof(v));
+	return v;
+}
+
+static uint16_t
+be16_at(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/*
+ * Checks a captured 127.0.0.1 -> 127.0.0.1 UDP datagram on lo (Ethernet
+ * framing: 14 + 20 + 8 bytes of headers) and its record header: host byte
+ * order, microseconds, stamped between t0 and t1.
+ */
+static void
+check_lo_udp(const struct pcap_rec *rec, uint32_t snaplen, uint16_t sport,
+    uint16_t dport, size_t len, unsigned seed, uint64_t t0, uint64_t t1)
+{
+	static const uint8_t lo_ip[4] = { 127, 0, 0, 1 };
+	uint8_t want[LIVE_MAX_PAYLOAD];
+	uint32_t wirelen = (uint32_t)(42 + len);
+	uint32_t caplen = wirelen < snaplen ? wirelen : snaplen;
+
+	ck_assert_uint_eq(rec->wirelen, wirelen);
+	ck_assert_uint_eq(rec->caplen, caplen);
+	ck_assert_uint_eq(rec_u32(rec, 0), rec->ts_ns / NS);
+	ck_assert_uint_eq(rec_u32(rec, 1), rec->ts_ns % NS / 1000);
+	ck_assert_uint_eq(rec_u32(rec, 2), caplen);
+	ck_assert_uint_eq(rec_u32(rec, 3), wirelen);
+	ck_assert_uint_eq(rec->ts_ns % 1000, 0);
+	ck_assert_uint_ge(rec->ts_ns + 1000, t0);
+	ck_assert_uint_le(rec->ts_ns, t1);
+	if (caplen < 42)
+		return;
+	ck_assert_uint_eq(be16_at(rec->data + 12), 0x0800);
+	ck_assert_uint_eq(rec->data[14], 0x45);
+	ck_assert_uint_eq(be16_at(rec->data + 16), 28 + len);
+	ck_assert_uint_eq(rec->data[23], 17);
+	ck_assert_mem_eq(rec->data + 26, lo_ip, 4);
+	ck_assert_mem_eq(rec->data + 30, lo_ip, 4);
+	ck_assert_uint_eq(be16_at(rec->data + 34), sport);
+	ck_assert_uint_eq(be16_at(rec->data + 36), dport);
+	ck_assert_uint_eq(be16_at(rec->data + 38), 8 + len);
+	live_payload(want, len, seed);
+	if (caplen > 42)
+		ck_assert_mem_eq(rec->data + 42, want, caplen - 42);
+}
+
+/* Checks the 24-byte file header of a live input, field by field. */
+static void
+check_live_fhdr(const struct pcapio_in *in, uint32_t snaplen,
+    uint32_t linktype)
+{
+	const uint8_t *h = pcapio_file_header(in);
+	uint32_t magic, zone, sigfigs, snap, lt;
+	uint16_t major, minor;
+
+	memcpy(&magic, h, 4);
+	memcpy(&major, h + 4, 2);
+	memcpy(&minor, h + 6, 2);
+	memcpy(&zone, h + 8, 4);
+	memcpy(&sigfigs, h + 12, 4);
+	memcpy(&snap, h + 16, 4);
+	memcpy(&lt, h + 20, 4);
+	ck_assert_uint_eq(magic, 0xa1b2c3d4U);
+	ck_assert_uint_eq(major, 2);
+	ck_assert_uint_eq(minor, 4);
+	ck_assert_uint_eq(zone, 0);
+	ck_assert_uint_eq(sigfigs, 0);
+	ck_assert_uint_eq(snap, snaplen);
+	ck_assert_uint_eq(lt, linktype);
+}
+
+static const struct {
+	uint32_t snaplen;	/* asked for (0: libpcap's default) */
+	uint32_t in_effect;	/* what pcapio_snaplen reports */
+	bool promisc;
+	size_t len;		/* UDP payload of each datagram */
+} lo_cases[] = {
+	{ 262144, 262144, true, 0 },
+	{ 262144, 262144, true, 1000 },
+	{ 65535, 65535, false, 1400 },
+	{ 100, 100, true, 58 },		/* exactly the snap length */
+	{ 64, 64, false, 200 },		/* cut inside the payload */
+	{ 40, 40, true, 10 },		/* cut inside the UDP header */
+	{ 0, 262144, true, 300 },
+};
+
+/*
+ * Captures datagrams on lo at several snap lengths: link type, file header,
+ * record headers, bytes, indexes and counters.
+ */
+START_TEST(test_live_lo)
+{
+	char err[PCAPIO_ERRBUF_SIZE];
+	struct pcap_rec rec;
+	struct pcapio_in *in;
+	struct stats st;
+	uint64_t t0, t1, bytes = 0;
+	int tx, rx;
+	unsigned k;
+
+	NEED_LIVE();
+	memset(&st, 0, sizeof(st));
+	in = pcapio_open_live("lo", lo_cases[_i].snaplen,
+	    lo_cases[_i].promisc, &st, err);
+	ck_assert_msg(in != NULL, "%s", err);
+	ck_assert_int_eq(pcapio_is_live(in), 1);
+	ck_assert_str_eq(pcapio_device(in), "lo");
+	ck_assert_int_eq(pcapio_linktype(in), LINKTYPE_ETHERNET);
+	ck_assert_uint_eq(pcapio_snaplen(in), lo_cases[_i].in_effect);
+	ck_assert_int_eq(pcapio_nano(in), 0);
+	ck_assert_int_eq(pcapio_rewindable(in), 0);
+	check_live_fhdr(in, lo_cases[_i].in_effect, LINKTYPE_ETHERNET);
+	ck_assert_int_eq(pcapio_rewind(in, err), -1);
+	ck_assert_str_eq(err,
+	    "input cannot be read twice (not a regular file)");
+
+	tx = udp_bound(40000);
+	rx = udp_bound(9999);
+	t0 = now_ns();
+	for (k = 0; k < 3; k++)
+		udp_send(tx, 9999, lo_cases[_i].len, k);
+	t1 = now_ns();
+	for (k = 0; k < 3; k++) {
+		ck_assert_int_eq(live_read(in, &rec, err), 1);
+		ck_assert_uint_eq(rec.index, k);
+		check_lo_udp(&rec, lo_cases[_i].in_effect, 40000, 9999,
+		    lo_cases[_i].len, k, t0, t1);
+		bytes += rec.caplen;
+	}
+	expect_idle(in);
+	ck_assert_uint_eq(st.packets_read, 3);
+	ck_assert_uint_eq(st.bytes_read, bytes);
+	ck_assert_uint_eq(st.packets_filtered, 0);
+	close(tx);
+	close(rx);
+	pcapio_close(in);
+}
+END_TEST
+
+/* Without traffic a read returns PCAPIO_IDLE after the timeout, no sooner. */
+START_TEST(test_live_idle)
+{
+	char err[PCAPIO_ERRBUF_SIZE];
+	struct pcap_rec rec;
+	struct pcapio_in *in;
+	uint64_t t;
+	int tx, rx, k;
+
+	NEED_LIVE();
+	in = pcapio_open_live("lo", 262144, true, NULL, err);
+	ck_assert_msg(in != NULL, "%s", err);
+	for (k = 0; k < 2; k++) {
+		t = mono_ms();
+		ck_assert_int_eq(pcapio_next(in, &rec, err), PCAPIO_IDLE);
+		t = mono_ms() - t;
+		ck_assert_uint_ge(t, PCAPIO_LIVE_TIMEOUT_MS - 10);
+		ck_assert_uint_le(t, PCAPIO_LIVE_TIMEOUT_MS + 500);
+	}
+	/* A packet after idle periods is still delivered, and at once. */
+	tx = udp_bound(40001);
+	rx = udp_bound(9999);
+	udp_send(tx, 9999, 5, 1);
+	t = mono_ms();
+	ck_assert_int_eq(pcapio_next(in, &rec, err), 1);
+	ck_assert_uint_lt(mono_ms() - t, 100);
+	ck_assert_uint_eq(rec.index, 0);
+	ck_assert_uint_eq(rec.wirelen, 47);
+	expect_idle(in);
+	close(tx);
+	close(rx);
+	pcapio_close(in);
+}
+END_TEST
+
+static void
+on_live_alarm(int sig)
+{
+	(void)sig;
+	live_stop = 1;
+}
+
+/*
+ * A signal that sets the interrupt flag ends a blocked read (0, like the
+ * end of a file) within the timeout; a signal that does not set it is
+ * ignored; a set flag ends the input even with packets waiting.
+ */
+START_TEST(test_live_interrupt)
+{
+	static const volatile sig_atomic_t never = 0;
+	struct itimerval it = { { 0, 0 }, { 0, 50000 } };
+	char err[PCAPIO_ERRBUF_SIZE];
+	struct sigaction sa;
+	struct pcap_rec rec;
+	struct pcapio_in *in;
+	uint64_t t;
+	int tx, rx;
+
+	NEED_LIVE();
+	in = pcapio_open_live("lo", 262144, true, NULL, err);
+	ck_assert_msg(in != NULL, "%s", err);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_live_alarm;	/* no SA_RESTART, as flowgrep */
+	ck_assert_int_eq(sigaction(SIGALRM, &sa, NULL), 0);
+
+	/* The flag of another input: the signal alone ends nothing. */
+	pcapio_set_interrupt(in, &never);
+	live_stop = 0;
+	ck_assert_int_eq(setitimer(ITIMER_REAL, &it, NULL), 0);
+	ck_assert_int_eq(pcapio_next(in, &rec, err), PCAPIO_IDLE);
+	ck_assert_int_eq(live_stop, 1);
+
+	pcapio_set_interrupt(in, &live_stop);
+	live_stop = 0;
+	ck_assert_int_eq(setitimer(ITIMER_REAL, &it, NULL), 0);
+	t = mono_ms();
+	ck_assert_int_eq(pcapio_next(in, &rec, err), 0);
+	t = mono_ms() - t;
+	ck_assert_int_eq(live_stop, 1);
+	ck_assert_uint_le(t, 50 + PCAPIO_LIVE_TIMEOUT_MS + 200);
+
+	/* Once stopped, it stays stopped, though packets are waiting. */
+	tx = udp_bound(40002);
+	rx = udp_bound(9999);
+	udp_send(tx, 9999, 5, 1);
+	t = mono_ms();
+	ck_assert_int_eq(pcapio_next(in, &rec, err), 0);
+	ck_assert_uint_lt(mono_ms() - t, 50);
+	live_stop = 0;
+	ck_assert_int_eq(live_read(in, &rec, err), 1);
+	ck_assert_uint_eq(rec.wirelen, 47);
+	signal(SIGALRM, SIG_DFL);
+	close(tx);
+	close(rx);
+	pcapio_close(in);
+}
+END_TEST
+
+/* What a filter on lo lets through of datagrams to these ports, in order. */
+static const uint16_t filter_ports[] = { 9997, 9998, 9999, 9999, 9998 };
+
+static const struct {
+	const char *expr;
+	unsigned n;
+	uint16_t ports[5];
+} live_filter_cases[] = {
+	{ "udp port 9999", 2, { 9999, 9999 } },
+	{ "udp dst port 9998 or udp dst port 9997", 3, { 9997, 9998, 9998 } },
+	{ "tcp", 0, { 0 } },
+	{ "ip broadcast", 0, { 0 } },	/* lo's netmask is known */
+	{ "udp", 5, { 9997, 9998, 9999, 9999, 9998 } },
+};
+
+/*
+ * The filter runs in the kernel: only matching packets reach flowgrep, so
+ * none are counted as filtered by pcapio.
+ */
+START_TEST(test_live_filter)
+{
+	char err[PCAPIO_ERRBUF_SIZE];
+	struct pcap_rec rec;
+	struct pcapio_in *in;
+	struct stats st;
+	int tx, rx[3];
+	size_t k;
+
+	NEED_LIVE();
+	memset(&st, 0, sizeof(st));
+	in = pcapio_open_live("lo", 262144, true, &st, err);
+	ck_assert_msg(in != NULL, "%s", err);
+	ck_assert_msg(pcapio_set_filter(in, live_filter_cases[_i].expr, err)
+	    == 0, "%s", err);
+	tx = udp_bound(40003);
+	for (k = 0; k < 3; k++)
+		rx[k] = udp_bound((uint16_t)(9997 + k));
+	for (k = 0; k < sizeof(filter_ports) / sizeof(filter_ports[0]); k++)
+		udp_send(tx, filter_ports[k], 16, (unsigned)k);
+	for (k = 0; k < live_filter_cases[_i].n; k++) {
+		ck_assert_int_eq(live_read(in, &rec, err), 1);
+		ck_assert_uint_eq(rec.index, k);
+		ck_assert_uint_eq(rec.caplen, 58);
+		ck_assert_uint_eq(be16_at(rec.data + 36),
+		    live_filter_cases[_i].ports[k]);
+	}
+	expect_idle(in);
+	ck_assert_uint_eq(st.packets_read, live_filter_cases[_i].n);
+	ck_assert_uint_eq(st.packets_filtered, 0);
+	close(tx);
+	for (k = 0; k < 3; k++)
+		close(rx[k]);
+	pcapio_close(in);
+}
+END_TEST
+
+/*
+ * Creates tun device name, up, in the test namespace; returns its fd (the
+ * device lives while it is open) or -1 with a reason printed.
+ */
+static int
+tun_create(const char *name)
+{
+	struct ifreq ifr;
+	int fd;
+
+	if ((fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC)) < 0) {
+		printf("tun device: skipped (/dev/net/tun: %s)\n",
+		    strerror(errno));
+		return -1;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0 || link_set_up(name, true) < 0) {
+		printf("tun device: skipped (%s: %s)\n", name,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Writes an IPv4/UDP datagram to 127.0.0.1 into the tun device, which the
+ * kernel receives on it (and drops: 127/8 is not routed from outside lo).
+ * Returns its length; the bytes are left in pkt.
+ */
+static size_t
+tun_inject(int fd, uint8_t *pkt, size_t len, unsigned seed)
+{
+	static const uint8_t head[28] = {
+		0x45, 0, 0, 0, 0x12, 0x34, 0x40, 0, 64, 17, 0, 0,
+		127, 0, 0, 1, 127, 0, 0, 1,
+		0x9c, 0x40, 0x27, 0x0f, 0, 0, 0, 0,
+	};
+	uint32_t sum = 0;
+	size_t i, n = sizeof(head) + len;
+
+	memcpy(pkt, head, sizeof(head));
+	pkt[2] = (uint8_t)(n >> 8);
+	pkt[3] = (uint8_t)n;
+	pkt[24] = (uint8_t)((8 + len) >> 8);
+	pkt[25] = (uint8_t)(8 + len);
+	for (i = 0; i < 20; i += 2)
+		sum += (uint32_t)pkt[i] << 8 | pkt[i + 1];
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	pkt[10] = (uint8_t)(~sum >> 8);
+	pkt[11] = (uint8_t)~sum;
+	live_payload(pkt + sizeof(head), len, seed);
+	ck_assert_int_eq(write(fd, pkt, n), (ssize_t)n);
+	return n;
+}
+
+/*
+ * A tun device has no link layer: libpcap reports DLT_RAW (12 on Linux),
+ * which files must carry as LINKTYPE_RAW (101). It is also the default
+ * device once it exists, since lo does not count. An interface taken down
+ * and up again pauses the capture; one that disappears ends it with an
+ * error naming it.
+ */
+START_TEST(test_live_tun)
+{
+	char err[PCAPIO_ERRBUF_SIZE];
+	uint8_t pkt[LIVE_MAX_PAYLOAD];
+	struct pcap_rec rec;
+	struct pcapio_in *in;
+	struct stats st;
+	uint64_t t;
+	size_t n;
+	int fd, k;
+
+	NEED_LIVE();
+	ck_assert_ptr_null(pcapio_open_live(NULL, 262144, true, NULL, err));
+	ck_assert_str_eq(err, "no capture device found");
+	if ((fd = tun_create("fgtun0")) < 0)
+		return;
+	memset(&st, 0, sizeof(st));
+	in = pcapio_open_live(NULL, 262144, true, &st, err);
+	ck_assert_msg(in != NULL, "%s", err);
+	ck_assert_str_eq(pcapio_device(in), "fgtun0");
+	ck_assert_int_eq(pcapio_linktype(in), LINKTYPE_RAW);
+	check_live_fhdr(in, 262144, LINKTYPE_RAW);
+	/* No IPv4 address on it: the netmask is unknown. */
+	ck_assert_int_eq(pcapio_set_filter(in, "ip broadcast", err), -1);
+	ck_assert_str_eq(err,
+	    "netmask not known, so 'ip broadcast' not supported");
+	ck_assert_int_eq(pcapio_set_filter(in, "udp dst port 9999", err), 0);
+
+	n = tun_inject(fd, pkt, 100, 7);
+	ck_assert_int_eq(live_read(in, &rec, err), 1);
+	ck_assert_uint_eq(rec.caplen, n);
+	ck_assert_uint_eq(rec.wirelen, n);
+	ck_assert_mem_eq(rec.data, pkt, n);
+	ck_assert_uint_eq(rec_u32(&rec, 2), n);
+	ck_assert_uint_eq(st.packets_read, 1);
+
+	/* Down is a pause (as in tcpdump): reads idle, then resume. */
+	ck_assert_int_eq(link_set_up("fgtun0", false), 0);
+	for (k = 0; k < 2; k++) {
+		t = mono_ms();
+		ck_assert_int_eq(pcapio_next(in, &rec, err), PCAPIO_IDLE);
+		ck_assert_uint_ge(mono_ms() - t, PCAPIO_LIVE_TIMEOUT_MS - 10);
+	}
+	ck_assert_int_eq(link_set_up("fgtun0", true), 0);
+	n = tun_inject(fd, pkt, 50, 8);
+	ck_assert_int_eq(live_read(in, &rec, err), 1);
+	ck_assert_mem_eq(rec.data, pkt, n);
+	ck_assert_uint_eq(rec.index, 1);
+
+	/* A device that goes away ends the capture, and for good. */
+	close(fd);
+	ck_assert_int_eq(live_read(in, &rec, err), -1);
+	ck_assert_str_eq(err, "fgtun0: The interface disappeared");
+	err[0] = '\0';
+	ck_assert_int_eq(pcapio_next(in, &rec, err), -1);
+	ck_assert_str_eq(err, "fgtun0: The interface disappeared");
+	pcapio_close(in);
+}
+END_TEST
+
+/*
+ * The "any" pseudo device: Linux cooked headers (DLT_LINUX_SLL), which it
+ * never picks as the default device. In this namespace it sees only lo.
+ */
+START_TEST(test_live_any)
+{
+	static const uint8_t lo_ip[4] = { 127, 0, 0, 1 };
+	char err[PCAPIO_ERRBUF_SIZE];
+	struct pcap_rec rec;
+	struct pcapio_in *in;
+	int tx, rx;
+
+	NEED_LIVE();
+	in = pcapio_open_live("any", 262144, false, NULL, err);
+	ck_assert_msg(in != NULL, "%s", err);
+	ck_assert_int_eq(pcapio_linktype(in), LINKTYPE_LINUX_SLL);
+	check_live_fhdr(in, 262144, LINKTYPE_LINUX_SLL);
+	tx = udp_bound(40005);
+	rx = udp_bound(9999);
+	udp_send(tx, 9999, 10, 3);
+	ck_assert_int_eq(live_read(in, &rec, err), 1);
+	ck_assert_uint_eq(rec.caplen, 16 + 28 + 10);
+	ck_assert_uint_eq(be16_at(rec.data + 14), 0x0800);
+	ck_assert_mem_eq(rec.data + 16 + 16, lo_ip, 4);
+	ck_assert_uint_eq(be16_at(rec.data + 16 + 22), 9999);
+	expect_idle(in);
+	close(tx);
+	close(rx);
+	pcapio_close(in);
+}
+END_TEST
+
+/*
+ * Kernel drops: packets that arrive while nobody reads overflow the capture
+ * ring. On a tun device each injected packet is seen once, so every one is
+ * either read or counted as dropped. On lo the counter moves too, but not
+ * per datagram: the outgoing copy of each one also reaches the ring before
+ * libpcap discards it.
+ */
+START_TEST(test_live_drops)
+{
+	enum { SENT = 400 };
+	char err[PCAPIO_ERRBUF_SIZE];
+	uint8_t pkt[LIVE_MAX_PAYLOAD];
+	struct pcap_rec rec;
+	struct pcapio_in *in;
+	struct stats st;
+	uint64_t n = 0;
+	int tx, rx, fd, k, r;
+
+	NEED_LIVE();
+	memset(&st, 0, sizeof(st));
+	st.kernel_drops = 12345;
+	in = pcapio_open_live("lo", 262144, true, &st, err);
+	ck_assert_msg(in != NULL, "%s", err);
+	ck_assert_int_eq(pcapio_set_filter(in, "udp port 9999", err), 0);
+	pcapio_update_drops(in);
+	ck_assert_uint_eq(st.kernel_drops, 0);
+	tx = udp_bound(40004);
+	rx = udp_bound(9999);
+	for (k = 0; k < SENT; k++)
+		udp_send(tx, 9999, 100, (unsigned)k);
+	pcapio_update_drops(in);
+	ck_assert_uint_gt(st.kernel_drops, 0);
+	close(tx);
+	close(rx);
+	pcapio_close(in);
+
+	if ((fd = tun_create("fgtun0")) < 0)
+		return;
+	memset(&st, 0, sizeof(st));
+	in = pcapio_open_live("fgtun0", 262144, true, &st, err);
+	ck_assert_msg(in != NULL, "%s", err);
+	for (k = 0; k < SENT; k++)
+		tun_inject(fd, pkt, 100, (unsigned)k);
+	pcapio_update_drops(in);
+	ck_assert_uint_gt(st.kernel_drops, 0);
+	ck_assert_uint_lt(st.kernel_drops, SENT);
+	while ((r = pcapio_next(in, &rec, err)) == 1) {
+		ck_assert_uint_eq(rec.caplen, 128);
+		n++;
+	}
+	ck_assert_int_eq(r, PCAPIO_IDLE);
+	ck_assert_uint_eq(st.packets_read, n);
+	pcapio_update_drops(in);
+	ck_assert_uint_eq(n + st.kernel_drops, SENT);
+	/* Reading the counters again adds nothing. */
+	pcapio_update_drops(in);
+	ck_assert_uint_eq(n + st.kernel_drops, SENT);
+	pcapio_close(in);
+	close(fd);
+}
+END_TEST
+
+/* Files have no device and no kernel counters. */
+START_TEST(test_live_file_is_not_live)
+{
+	struct bytes b = { 0 };
+	char err[PCAPIO_ERRBUF_SIZE];
+	struct pcapio_in *in;
+	struct stats st;
+	char *path = tmp_path();
+
+	pcap_hdr(&b, false, false, 2, 4, 65535, 1);
+	write_file(path, b.p, b.len);
+	memset(&st, 0, sizeof(st));
+	st.kernel_drops = 7;
+	in = pcapio_open(path, &st, err);
+	ck_assert_msg(in != NULL, "%s", err);
+	ck_assert_int_eq(pcapio_is_live(in), 0);
+	ck_assert_ptr_null(pcapio_device(in));
+	pcapio_update_drops(in);
+	ck_assert_uint_eq(st.kernel_drops, 7);
+	pcapio_close(in);
+	unlink(path);
+	free(path);
+	free(b.p);
+}
+END_TEST
+
+#define NOBODY 65534
+
+static const struct {
+	const char *device;
+	uid_t uid;
+	const char *err;
+} live_open_cases[] = {
+	{ "nosuchdev0", 0, "nosuchdev0: no such device" },
+	{ "averyveryverylongdevicename0", 0,
+	    "averyveryverylongdevicename0: no such device" },
+	{ "", 0, "empty device name" },
+	{ "lo", NOBODY,
+	    "lo: permission denied: capturing needs root or CAP_NET_RAW" },
+	{ "nosuchdev0", NOBODY, "nosuchdev0: permission denied: "
+	    "capturing needs root or CAP_NET_RAW" },
+};
+
+/*
+ * Open errors, as root and as nobody. The open runs in a child, which
+ * drops to the case's user first and reports its error text on a pipe.
+ */
+START_TEST(test_live_open_errors)
+{
+	char err[PCAPIO_ERRBUF_SIZE];
+	struct pcapio_in *in;
+	ssize_t n;
+	size_t got = 0;
+	pid_t pid;
+	int fds[2];
+
+	NEED_LIVE();
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(fds[0]);
+		if (live_open_cases[_i].uid != 0 && (setgroups(0, NULL) < 0 ||
+		    setgid(live_open_cases[_i].uid) < 0 ||
+		    setuid(live_open_cases[_i].uid) < 0))
+			snprintf(err, sizeof(err), "setuid: %s",
+			    strerror(errno));
+		else if ((in = pcapio_open_live(live_open_cases[_i].device,
+		    262144, true, NULL, err)) != NULL) {
+			snprintf(err, sizeof(err), "opened");
+			pcapio_close(in);
+		}
+		n = write(fds[1], err, strlen(err));
+		_exit(n < 0);
+	}
+	close(fds[1]);
+	while ((n = read(fds[0], err + got, sizeof(err) - 1 - got)) > 0)
+		got += (size_t)n;
+	err[got] = '\0';
+	close(fds[0]);
+	reap(pid);
+	ck_assert_str_eq(err, live_open_cases[_i].err);
+}
+END_TEST
+
 static Suite *
 pcapio_suite(void)
 {
@@ -2102,6 +2896,23 @@ pcapio_suite(void)
 	tcase_add_test(tc, test_corpus_filter);
 	tcase_add_test(tc, test_corpus_pipe);
 	tcase_add_test(tc, test_corpus_rewind);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("live");
+	tcase_set_timeout(tc, 30);
+	tcase_add_checked_fixture(tc, live_setup, live_teardown);
+	tcase_add_loop_test(tc, test_live_lo, 0,
+	    (int)(sizeof(lo_cases) / sizeof(lo_cases[0])));
+	tcase_add_test(tc, test_live_idle);
+	tcase_add_test(tc, test_live_interrupt);
+	tcase_add_loop_test(tc, test_live_filter, 0,
+	    (int)(sizeof(live_filter_cases) / sizeof(live_filter_cases[0])));
+	tcase_add_test(tc, test_live_tun);
+	tcase_add_test(tc, test_live_any);
+	tcase_add_test(tc, test_live_drops);
+	tcase_add_test(tc, test_live_file_is_not_live);
+	tcase_add_loop_test(tc, test_live_open_errors, 0,
+	    (int)(sizeof(live_open_cases) / sizeof(live_open_cases[0])));
 	suite_add_tcase(s, tc);
 	return s;
 }

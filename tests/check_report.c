@@ -73,6 +73,10 @@ START_TEST(test_no_match_and_other_protocols)
 
 	ck_assert_str_eq(line(&r, false), "2004-10-20T23:09:55.123456Z icmp "
 	    "vlan 42 10.0.0.1 -> 192.168.1.20 no-match\n");
+	r.context = true;
+	ck_assert_str_eq(line(&r, false), "2004-10-20T23:09:55.123456Z icmp "
+	    "vlan 42 10.0.0.1 -> 192.168.1.20 no-match context\n");
+	r.context = false;
 	r.proto = 200;
 	r.vlan_count = 0;
 	ck_assert_str_eq(line(&r, false), "2004-10-20T23:09:55.123456Z "
