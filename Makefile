@@ -20,6 +20,10 @@ endif
 CPPFLAGS += -D_GNU_SOURCE -DFLOWGREP_VERSION='"$(VERSION)"' -MMD -MP
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS))
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS))
+# libnet has no pkg-config file. Its --defines still hold -D_BSD_SOURCE,
+# which glibc warns about unless _DEFAULT_SOURCE is defined as well.
+LIBNET_CFLAGS := $(shell libnet-config --cflags --defines) -D_DEFAULT_SOURCE
+LIBNET_LIBS := $(shell libnet-config --libs)
 CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check)
 CHECK_LIBS = $(shell $(PKG_CONFIG) --libs check)
 NIDS_LIBS = -lnids $(shell $(PKG_CONFIG) --libs gthread-2.0) -lnet -lpcap
@@ -27,7 +31,7 @@ NIDS_LIBS = -lnids $(shell $(PKG_CONFIG) --libs gthread-2.0) -lnet -lpcap
 # The build directory depends on the sanitizer so that instrumented and plain
 # objects never mix.
 BUILD = build$(if $(SANITIZER),-$(SANITIZER))
-MODULES = pcapio decode reasm flow match report engine
+MODULES = pcapio decode reasm flow match report engine log options kill
 MODOBJS = $(MODULES:%=$(BUILD)/%.o)
 BIN = $(BUILD)/flowgrep
 
@@ -47,14 +51,19 @@ flowgrep: build/flowgrep
 	cp build/flowgrep $@
 
 $(BIN): $(BUILD)/flowgrep.o $(MODOBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBNET_LIBS) -lm
+
+# Only kill.c includes <libnet.h>, and only it gets libnet's defines.
+$(BUILD)/kill.o $(BUILD)/check_kill: EXTRA_CFLAGS = $(LIBNET_CFLAGS)
 
 $(BUILD)/%.o: %.c | $(BUILD)
-	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -I. -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(PKG_CFLAGS) $(EXTRA_CFLAGS) -I. \
+		-c -o $@ $<
 
 $(BUILD)/check_%: tests/check_%.c $(MODOBJS) tests/testutil.h | $(BUILD)
-	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(PKG_CFLAGS) $(CHECK_CFLAGS) -I. -o $@ \
-		$< $(MODOBJS) $(PKG_LIBS) $(CHECK_LIBS) -lm
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(PKG_CFLAGS) $(EXTRA_CFLAGS) \
+		$(CHECK_CFLAGS) -I. -o $@ $< $(MODOBJS) $(PKG_LIBS) $(LIBNET_LIBS) \
+		$(CHECK_LIBS) -lm
 
 $(BUILD)/mkcap: tests/mkcap.c | $(BUILD)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
@@ -65,8 +74,8 @@ $(BUILD)/nidsdump: tests/nidsdump.c | $(BUILD)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(NIDS_LIBS)
 
 $(BUILD)/streamdump: tests/streamdump.c $(MODOBJS) | $(BUILD)
-	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -I. -o $@ $< $(MODOBJS) \
-		$(PKG_LIBS) -lm
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -I. -o $@ \
+		$< $(MODOBJS) $(PKG_LIBS) $(LIBNET_LIBS) -lm
 
 $(BUILD):
 	mkdir -p $@

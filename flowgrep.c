@@ -1,34 +1,36 @@
-/* flowgrep.c: options, wiring, the main loop and exit status. */
+/* flowgrep.c: wiring, the main loop, signals, privileges and exit status. */
 #include <err.h>
 #include <errno.h>
-#include <getopt.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "engine.h"
+#include "kill.h"
+#include "log.h"
 #include "match.h"
+#include "options.h"
 #include "pcapio.h"
 #include "report.h"
 #include "stats.h"
 
-#define EXIT_SELECTED 0
-#define EXIT_NONE 1
-#define EXIT_TROUBLE 2
-
-#define HOLD_MEM_DEFAULT (256ULL * 1024 * 1024)
-#define MAX_FLOWS_DEFAULT 1000000U
-#define TCP_TIMEOUT_DEFAULT 300
-#define UDP_TIMEOUT_DEFAULT 60
 #define NS_PER_S 1000000000ULL
+/* The progress line is redrawn at most this often. */
+#define PROGRESS_INTERVAL_NS (250ULL * 1000000ULL)
 
 /* Set by SIGINT/SIGTERM: stop reading, decide what is open, and finish. */
 static volatile sig_atomic_t stop_requested;
+/* Set by SIGUSR1: print the statistics so far. */
+static volatile sig_atomic_t stats_requested;
 
 static void
 on_stop_signal(int sig)
@@ -37,384 +39,118 @@ on_stop_signal(int sig)
 	stop_requested = 1;
 }
 
+static void
+on_stats_signal(int sig)
+{
+	(void)sig;
+	stats_requested = 1;
+}
+
 /*
- * Without SA_RESTART, so a read blocked on a pipe returns EINTR and the run
- * ends cleanly: undecided flows are decided and output is flushed.
+ * SIGINT and SIGTERM without SA_RESTART, so a read blocked on a pipe returns
+ * EINTR and the run ends cleanly: undecided flows are decided and output is
+ * flushed. SIGUSR1 restarts whatever it interrupts.
  */
 static void
-catch_stop_signals(void)
+catch_signals(void)
 {
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop_signal;
 	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_stop_signal;
 	if (sigaction(SIGINT, &sa, NULL) == -1 ||
 	    sigaction(SIGTERM, &sa, NULL) == -1)
 		err(EXIT_TROUBLE, "sigaction");
+	sa.sa_handler = on_stats_signal;
+	sa.sa_flags = SA_RESTART;
+	if (sigaction(SIGUSR1, &sa, NULL) == -1)
+		err(EXIT_TROUBLE, "sigaction");
 }
 
-/* A pattern as given, compiled once every option (-i) is known. */
-struct pattern_arg {
-	char *text;
-	size_t len;
-	unsigned dirs;
-	char *origin;
-};
-
-struct options {
-	const char *read_path;		/* NULL: standard input */
-	const char *write_path;		/* NULL: report lines */
-	struct pattern_arg *patterns;
-	size_t npatterns;
-	bool caseless;
-	bool invert;
-	bool unbuffered;
-	bool quiet;
-	uint64_t depth;
-	uint64_t window;
-	uint64_t hold_mem;
-	uint64_t max_flows;
-	uint64_t tcp_timeout;
-	uint64_t udp_timeout;
-	char *filter;
-};
-
-/* What the engine's callbacks need while the run goes on. */
+/* What the callbacks need while the run goes on. */
 struct run {
 	struct options *opt;
 	struct pcapio_in *in;
+	const char *in_name;
 	struct pcapio_out *out;
+	struct engine *log_engine;	/* reassembles written packets for -l */
+	struct match_set *log_ms;	/* its pattern set: empty */
+	struct flowlog *log;
+	struct killer *killer;
 	FILE *serials;		/* two-pass: the unit of every packet */
 	FILE *aliases;		/* two-pass: datagram units joined to flows */
 	bool nano;
+	bool text_lines;	/* report lines on standard output */
 	bool write_failed;
+	bool log_failed;
+	bool kill_failed;
 	struct stats st;
+	struct stats log_st;	/* the log engine's own counters, unused */
+	uint64_t next_progress;
+	bool progress;
+	uint64_t total_bytes;
+	struct timespec started;
 };
-
-static const char usage_text[] =
-"Usage: flowgrep [-iqUvV] [-r FILE] [-a RE]... [-c RE]... [-s RE]...\n"
-"                [-f FILE] [-F FILE] [-w FILE] [--depth N] [--window N]\n"
-"                [--hold-mem N] [--max-flows N] [--tcp-timeout S]\n"
-"                [--udp-timeout S] [FILTER EXPRESSION]\n"
-"Follow flows in a capture, reassemble them, grep their payload, and write\n"
-"the original packets of the flows that match.\n"
-"\n"
-"Input and output:\n"
-"  -r FILE          read a pcap or pcapng capture (- for standard input);\n"
-"                   default: standard input when it is not a terminal\n"
-"  -w FILE          write the selected flows' packets as pcap (- for standard\n"
-"                   output); without -w, print a line per selected flow\n"
-"  -U               flush the output after every packet\n"
-"  -q               print no statistics at exit\n"
-"Patterns (Perl-compatible regular expressions, repeatable):\n"
-"  -a RE            match either direction\n"
-"  -c RE            match the client stream (what the client sends)\n"
-"  -s RE            match the server stream\n"
-"  -f FILE          client patterns, one per line\n"
-"  -F FILE          server patterns, one per line\n"
-"  -i               ignore case\n"
-"  -v               select the flows that do not match\n"
-"Limits:\n"
-"  --depth N        match only the first N bytes of each direction (0: all)\n"
-"  --window N       longest match across packets, bytes (default 64K)\n"
-"  --hold-mem N     memory for packets of undecided flows when reading a\n"
-"                   stream (default 256M); the oldest are dropped past it\n"
-"  --max-flows N    flows followed at once (default 1000000)\n"
-"  --tcp-timeout S  idle seconds before a TCP flow ends (default 300)\n"
-"  --udp-timeout S  idle seconds before a UDP or other flow ends (default 60)\n"
-"  -h, --help       this help;  -V, --version  the version\n"
-"A trailing filter expression (tcpdump syntax) selects packets first.\n"
-"Exit status: 0 if a flow was selected, 1 if none, 2 on error.\n";
-
-enum long_option {
-	OPT_DEPTH = 256,
-	OPT_WINDOW,
-	OPT_HOLD_MEM,
-	OPT_MAX_FLOWS,
-	OPT_TCP_TIMEOUT,
-	OPT_UDP_TIMEOUT,
-};
-
-static const struct option long_options[] = {
-	{ "depth", required_argument, NULL, OPT_DEPTH },
-	{ "window", required_argument, NULL, OPT_WINDOW },
-	{ "hold-mem", required_argument, NULL, OPT_HOLD_MEM },
-	{ "max-flows", required_argument, NULL, OPT_MAX_FLOWS },
-	{ "tcp-timeout", required_argument, NULL, OPT_TCP_TIMEOUT },
-	{ "udp-timeout", required_argument, NULL, OPT_UDP_TIMEOUT },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ NULL, 0, NULL, 0 },
-};
-
-static void __attribute__((noreturn))
-usage_error(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "flowgrep: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, " (see flowgrep --help)\n");
-	exit(EXIT_TROUBLE);
-}
-
-/*
- * Parses a count with an optional K, M or G suffix (powers of 1024) when
- * sizes is set. Exits with a usage error naming the option otherwise.
- */
-static uint64_t
-parse_number(const char *opt, const char *s, bool sizes, uint64_t max)
-{
-	char *end;
-	unsigned long long v;
-	uint64_t mult = 1;
-
-	errno = 0;
-	if (*s == '-' || *s == '\0')
-		goto bad;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || end == s)
-		goto bad;
-	if (sizes && *end != '\0' && end[1] == '\0') {
-		switch (*end) {
-		case 'k': case 'K': mult = 1024; end++; break;
-		case 'm': case 'M': mult = 1024 * 1024; end++; break;
-		case 'g': case 'G': mult = 1024 * 1024 * 1024; end++; break;
-		}
-	}
-	if (*end != '\0' || v > max / mult)
-		goto bad;
-	return v * mult;
-bad:
-	fprintf(stderr, "flowgrep: %s: '%s' is not a valid number\n", opt, s);
-	exit(EXIT_TROUBLE);
-}
-
-static void
-add_pattern(struct options *o, const char *text, size_t len, unsigned dirs,
-    const char *origin)
-{
-	struct pattern_arg *p;
-
-	p = realloc(o->patterns, (o->npatterns + 1) * sizeof(*p));
-	if (p == NULL)
-		err(EXIT_TROUBLE, "out of memory");
-	o->patterns = p;
-	p = &o->patterns[o->npatterns++];
-	if ((p->text = malloc(len + 1)) == NULL ||
-	    (p->origin = strdup(origin)) == NULL)
-		err(EXIT_TROUBLE, "out of memory");
-	memcpy(p->text, text, len);
-	p->text[len] = '\0';
-	p->len = len;
-	p->dirs = dirs;
-}
-
-/*
- * Reads one pattern per line. The newline (and a CR before it) is not part
- * of the pattern; empty lines are skipped.
- */
-static void
-add_pattern_file(struct options *o, const char *opt, const char *path,
-    unsigned dirs)
-{
-	FILE *fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-	char *line = NULL, origin[PATH_MAX + 32];
-	size_t cap = 0;
-	ssize_t n;
-	unsigned long lineno = 0;
-
-	if (fp == NULL)
-		errx(EXIT_TROUBLE, "%s: %s", path, strerror(errno));
-	while ((n = getline(&line, &cap, fp)) != -1) {
-		lineno++;
-		if (n > 0 && line[n - 1] == '\n')
-			n--;
-		if (n > 0 && line[n - 1] == '\r')
-			n--;
-		if (n == 0)
-			continue;
-		snprintf(origin, sizeof(origin), "%s %s:%lu", opt, path,
-		    lineno);
-		add_pattern(o, line, (size_t)n, dirs, origin);
-	}
-	if (ferror(fp))
-		errx(EXIT_TROUBLE, "%s: %s", path, strerror(errno));
-	free(line);
-	if (fp != stdin)
-		fclose(fp);
-}
-
-static char *
-join_args(int argc, char **argv)
-{
-	size_t len = 1;
-	char *s;
-	int i;
-
-	for (i = 0; i < argc; i++)
-		len += strlen(argv[i]) + 1;
-	if ((s = calloc(1, len)) == NULL)
-		err(EXIT_TROUBLE, "out of memory");
-	for (i = 0; i < argc; i++) {
-		if (i > 0)
-			strcat(s, " ");
-		strcat(s, argv[i]);
-	}
-	return s;
-}
-
-static void
-parse_options(struct options *o, int argc, char **argv)
-{
-	int c;
-
-	memset(o, 0, sizeof(*o));
-	o->window = MATCH_WINDOW_DEFAULT;
-	o->hold_mem = HOLD_MEM_DEFAULT;
-	o->max_flows = MAX_FLOWS_DEFAULT;
-	o->tcp_timeout = TCP_TIMEOUT_DEFAULT;
-	o->udp_timeout = UDP_TIMEOUT_DEFAULT;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":a:c:s:f:F:ir:vw:UqVh",
-	    long_options, NULL)) != -1) {
-		switch (c) {
-		case 'a':
-			add_pattern(o, optarg, strlen(optarg),
-			    MATCH_CLIENT | MATCH_SERVER, "-a");
-			break;
-		case 'c':
-			add_pattern(o, optarg, strlen(optarg), MATCH_CLIENT,
-			    "-c");
-			break;
-		case 's':
-			add_pattern(o, optarg, strlen(optarg), MATCH_SERVER,
-			    "-s");
-			break;
-		case 'f':
-			add_pattern_file(o, "-f", optarg, MATCH_CLIENT);
-			break;
-		case 'F':
-			add_pattern_file(o, "-F", optarg, MATCH_SERVER);
-			break;
-		case 'i': o->caseless = true; break;
-		case 'r': o->read_path = optarg; break;
-		case 'v': o->invert = true; break;
-		case 'w': o->write_path = optarg; break;
-		case 'U': o->unbuffered = true; break;
-		case 'q': o->quiet = true; break;
-		case 'V':
-			printf("flowgrep %s\n", FLOWGREP_VERSION);
-			exit(EXIT_SELECTED);
-		case 'h':
-			fputs(usage_text, stdout);
-			exit(EXIT_SELECTED);
-		case OPT_DEPTH:
-			o->depth = parse_number("--depth", optarg, true,
-			    UINT64_MAX);
-			break;
-		case OPT_WINDOW:
-			o->window = parse_number("--window", optarg, true,
-			    1ULL << 30);
-			if (o->window == 0)
-				usage_error("--window must be at least 1%s", "");
-			break;
-		case OPT_HOLD_MEM:
-			o->hold_mem = parse_number("--hold-mem", optarg, true,
-			    SIZE_MAX);
-			break;
-		case OPT_MAX_FLOWS:
-			o->max_flows = parse_number("--max-flows", optarg,
-			    false, UINT32_MAX - 1);
-			if (o->max_flows == 0)
-				usage_error("--max-flows must be at least 1%s",
-				    "");
-			break;
-		case OPT_TCP_TIMEOUT:
-			o->tcp_timeout = parse_number("--tcp-timeout", optarg,
-			    false, UINT64_MAX / NS_PER_S);
-			break;
-		case OPT_UDP_TIMEOUT:
-			o->udp_timeout = parse_number("--udp-timeout", optarg,
-			    false, UINT64_MAX / NS_PER_S);
-			break;
-		case ':':
-			if (optopt > 0 && optopt < 256)
-				fprintf(stderr, "flowgrep: option -%c needs an "
-				    "argument (see flowgrep --help)\n", optopt);
-			else
-				fprintf(stderr, "flowgrep: option %s needs an "
-				    "argument (see flowgrep --help)\n",
-				    argv[optind - 1]);
-			exit(EXIT_TROUBLE);
-		default:
-			if (optopt > 0 && optopt < 256) {
-				char s[3] = { '-', (char)optopt, '\0' };
-
-				usage_error("unknown option %s", s);
-			}
-			usage_error("unknown option %s", argv[optind - 1]);
-		}
-	}
-	if (o->npatterns == 0)
-		errx(EXIT_TROUBLE, "no pattern given (use -a, -c, -s, -f "
-		    "or -F)");
-	if (optind < argc)
-		o->filter = join_args(argc - optind, argv + optind);
-}
-
-static void
-options_free(struct options *o)
-{
-	size_t i;
-
-	for (i = 0; i < o->npatterns; i++) {
-		free(o->patterns[i].text);
-		free(o->patterns[i].origin);
-	}
-	free(o->patterns);
-	free(o->filter);
-}
-
-static struct match_set *
-compile_patterns(const struct options *o)
-{
-	struct match_set *ms = match_set_new();
-	char errbuf[MATCH_ERRBUF_SIZE];
-	size_t i;
-
-	if (ms == NULL)
-		err(EXIT_TROUBLE, "out of memory");
-	for (i = 0; i < o->npatterns; i++) {
-		const struct pattern_arg *p = &o->patterns[i];
-
-		if (match_set_add(ms, p->text, p->len, p->dirs, o->caseless,
-		    p->origin, errbuf) == -1)
-			errx(EXIT_TROUBLE, "%s", errbuf);
-	}
-	match_set_limits(ms, (uint32_t)o->window, o->depth);
-	return ms;
-}
 
 /* ---- engine callbacks ---- */
 
+/*
+ * A selected packet: to the pcap output, and through the log engine, which
+ * reassembles what is written into the -l files.
+ */
 static void
-write_packet(void *ctx, const struct pcap_rec *rec)
+output_packet(void *ctx, const struct pcap_rec *rec)
 {
 	struct run *run = ctx;
 
 	if (run->out != NULL && !run->write_failed &&
 	    pcapio_write(run->out, rec->hdr, rec->data, rec->caplen) == -1)
 		run->write_failed = true;
+	if (run->log_engine != NULL)
+		engine_packet(run->log_engine, rec);
+}
+
+/* The -l file names of a flow, as DIR/NAME; returns how many. */
+static int
+log_names(const struct run *run, const struct engine_report *r,
+    char names[2][PATH_MAX])
+{
+	struct flowlog_key k;
+	char name[FLOWLOG_NAME_MAX];
+	int n = 0, d;
+
+	if (run->log == NULL || !r->is_flow)
+		return 0;
+	for (d = 0; d < (r->proto == 6 ? 2 : 1); d++) {
+		k.first_ts_ns = r->first_ts_ns;
+		k.ipver = r->ipver;
+		k.proto = r->proto;
+		k.src = d == 0 ? r->client_addr : r->server_addr;
+		k.dst = d == 0 ? r->server_addr : r->client_addr;
+		k.sport = d == 0 ? r->client_port : r->server_port;
+		k.dport = d == 0 ? r->server_port : r->client_port;
+		if (flowlog_name(name, sizeof(name), &k) > 0)
+			snprintf(names[n++], PATH_MAX, "%s/%s",
+			    run->opt->log_dir, name);
+	}
+	return n;
 }
 
 static void
 report_unit(void *ctx, const struct engine_report *r)
 {
 	struct run *run = ctx;
+	char names[2][PATH_MAX];
+	const char *logged[2] = { names[0], names[1] };
 
-	if (run->opt->write_path != NULL)
+	if (run->opt->json)
+		report_json(stdout, r, run->nano, logged,
+		    log_names(run, r, names));
+	else if (run->text_lines)
+		report_line(stdout, r, run->nano);
+	else
 		return;
-	report_line(stdout, r, run->nano);
 	if (run->opt->unbuffered)
 		fflush(stdout);
 }
@@ -439,12 +175,282 @@ alias_unit(void *ctx, uint32_t from, uint32_t to)
 }
 
 /*
- * Pass 2 of a regular file: the first `records` records again, each written
+ * The next sequence number one side expects from the other (RFC 5961: a RST
+ * must carry exactly that): the end of what the sender was seen to send,
+ * plus its FIN, or what the receiver acknowledged if that is further.
+ */
+static bool
+next_expected(const struct tcp_half *snd, const struct tcp_half *rcv,
+    uint32_t *seq)
+{
+	bool known = false;
+
+	if (snd->flags & TCPH_SENT) {
+		*seq = snd->snd_end + ((snd->flags & TCPH_FIN) ? 1 : 0);
+		known = true;
+	}
+	if ((rcv->flags & TCPH_ACKED) && (!known || SEQ_GT(rcv->last_ack,
+	    *seq))) {
+		*seq = rcv->last_ack;
+		known = true;
+	}
+	return known;
+}
+
+static void
+kill_flow(void *ctx, struct flow *f, uint64_t ts_ns)
+{
+	struct run *run = ctx;
+	struct kill_target t;
+	char errbuf[KILL_ERRBUF_SIZE];
+	int n;
+
+	memset(&t, 0, sizeof(t));
+	t.ts_ns = ts_ns;
+	t.ipver = f->key.ipver;
+	t.client_addr = flow_addr(f, 0);
+	t.server_addr = flow_addr(f, 1);
+	t.client_port = flow_port(f, 0);
+	t.server_port = flow_port(f, 1);
+	t.client_next_known = next_expected(&f->tcp.half[0], &f->tcp.half[1],
+	    &t.client_next);
+	t.server_next_known = next_expected(&f->tcp.half[1], &f->tcp.half[0],
+	    &t.server_next);
+	t.linktype = pcapio_linktype(run->in);
+	t.link = f->link;
+	t.link_len = f->link_len;
+	t.link_from_client = f->link_from_client;
+	n = killer_kill(run->killer, &t, errbuf);
+	if (n == -1 && !run->kill_failed) {
+		/* Once: a failing injection would say so for every packet. */
+		warnx("-k: %s", errbuf);
+		run->kill_failed = true;
+	}
+}
+
+/* The log engine's reassembled bytes go to the -l files. */
+static void
+log_stream(void *ctx, const struct flow *f, int dir, const uint8_t *p,
+    uint32_t len)
+{
+	struct run *run = ctx;
+	struct flowlog_key k;
+	char errbuf[FLOWLOG_ERRBUF_SIZE];
+	int from = f->key.proto == 6 ? dir : 0;
+
+	k.first_ts_ns = f->first_ts;
+	k.ipver = f->key.ipver;
+	k.proto = f->key.proto;
+	k.src = flow_addr(f, from);
+	k.dst = flow_addr(f, 1 - from);
+	k.sport = flow_port(f, from);
+	k.dport = flow_port(f, 1 - from);
+	if (flowlog_append(run->log, &k, p, len, errbuf) == 0)
+		return;
+	run->st.log_errors++;
+	if (!run->log_failed) {
+		warnx("-l %s: %s", run->opt->log_dir, errbuf);
+		run->log_failed = true;
+	}
+}
+
+/* ---- set-up ---- */
+
+static struct match_set *
+compile_patterns(const struct options *o)
+{
+	struct match_set *ms = match_set_new();
+	char errbuf[MATCH_ERRBUF_SIZE];
+	size_t i;
+
+	if (ms == NULL)
+		err(EXIT_TROUBLE, "out of memory");
+	for (i = 0; i < o->npatterns; i++) {
+		const struct pattern_arg *p = &o->patterns[i];
+
+		if (match_set_add(ms, p->text, p->len, p->dirs, o->caseless,
+		    p->origin, errbuf) == -1)
+			errx(EXIT_TROUBLE, "%s", errbuf);
+	}
+	match_set_limits(ms, (uint32_t)o->window, o->depth);
+	return ms;
+}
+
+/* -r FILE, -d DEVICE, standard input, or the default device. */
+static void
+open_input(struct run *run)
+{
+	const struct options *o = run->opt;
+	char errbuf[PCAPIO_ERRBUF_SIZE];
+	const char *path = o->read_path;
+
+	if (path == NULL && o->device == NULL && !isatty(STDIN_FILENO))
+		path = "-";
+	if (path != NULL) {
+		run->in_name = strcmp(path, "-") == 0 ? "standard input" :
+		    path;
+		run->in = pcapio_open(path, &run->st, errbuf);
+		if (run->in == NULL)
+			errx(EXIT_TROUBLE, "%s: %s", run->in_name, errbuf);
+	} else {
+		run->in = pcapio_open_live(o->device, (uint32_t)o->snaplen,
+		    o->promisc, &run->st, errbuf);
+		if (run->in == NULL)
+			errx(EXIT_TROUBLE, "%s", errbuf);
+		run->in_name = pcapio_device(run->in);
+	}
+	run->nano = pcapio_nano(run->in);
+	if (o->filter != NULL &&
+	    pcapio_set_filter(run->in, o->filter, errbuf) == -1)
+		errx(EXIT_TROUBLE, "bad filter '%s': %s", o->filter, errbuf);
+}
+
+static void
+open_actions(struct run *run)
+{
+	const struct options *o = run->opt;
+	char errbuf[KILL_ERRBUF_SIZE > FLOWLOG_ERRBUF_SIZE ?
+	    KILL_ERRBUF_SIZE : FLOWLOG_ERRBUF_SIZE];
+
+	if (o->write_path != NULL) {
+		run->out = pcapio_out_open(o->write_path, run->in,
+		    o->unbuffered, &run->st, errbuf);
+		if (run->out == NULL) {
+			if (strcmp(o->write_path, "-") == 0)
+				errx(EXIT_TROUBLE, "%s", errbuf);
+			errx(EXIT_TROUBLE, "%s: %s", o->write_path, errbuf);
+		}
+	}
+	if (o->log_dir != NULL &&
+	    (run->log = flowlog_open(o->log_dir, o->print_paths ? stdout :
+	    NULL, errbuf)) == NULL)
+		errx(EXIT_TROUBLE, "-l %s: %s", o->log_dir, errbuf);
+	if (!o->kill)
+		return;
+	if (o->kill_dry_run != NULL)
+		run->killer = killer_open_dry_run(o->kill_dry_run, o->kill_via,
+		    pcapio_linktype(run->in), errbuf);
+	else if (!pcapio_is_live(run->in))
+		errx(EXIT_TROUBLE, "-k needs a live capture (-d DEVICE): "
+		    "replayed traffic is not live (use --kill-dry-run FILE)");
+	else
+		run->killer = killer_open(pcapio_device(run->in), o->kill_via,
+		    errbuf);
+	if (run->killer == NULL)
+		errx(EXIT_TROUBLE, "-k: %s", errbuf);
+}
+
+/*
+ * Started as root, flowgrep gives root up once everything that needs it is
+ * open: the device, the outputs, the log directory, the injection handle.
+ * Every step is checked, and so is that root cannot be had back.
+ */
+static void
+drop_privileges(const struct options *o)
+{
+	struct passwd *pw;
+	uid_t uid;
+	gid_t gid;
+
+	if (geteuid() != 0)
+		return;
+	errno = 0;
+	if ((pw = getpwnam(o->user)) == NULL)
+		errx(EXIT_TROUBLE, "-u: no such user '%s'", o->user);
+	uid = pw->pw_uid;
+	gid = pw->pw_gid;
+	if (uid == 0)
+		return;
+	if (setgroups(1, &gid) == -1)
+		err(EXIT_TROUBLE, "-u %s: setgroups", o->user);
+	if (setresgid(gid, gid, gid) == -1)
+		err(EXIT_TROUBLE, "-u %s: setresgid", o->user);
+	if (setresuid(uid, uid, uid) == -1)
+		err(EXIT_TROUBLE, "-u %s: setresuid", o->user);
+	if (setuid(0) != -1 || geteuid() != uid || getuid() != uid ||
+	    getegid() != gid)
+		errx(EXIT_TROUBLE, "-u %s: root could be regained", o->user);
+	/* Files are created in the log directory as that user from now on. */
+	if (o->log_dir != NULL && access(o->log_dir, W_OK | X_OK) == -1)
+		errx(EXIT_TROUBLE, "-l %s: not writable by user %s (-u)",
+		    o->log_dir, o->user);
+}
+
+/* The log engine: the written packets reassembled again, for -l. */
+static void
+open_log_engine(struct run *run, const struct engine_config *main_cfg)
+{
+	struct engine_config cfg;
+
+	if (run->log == NULL)
+		return;
+	if ((run->log_ms = match_set_new()) == NULL)
+		err(EXIT_TROUBLE, "out of memory");
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.linktype = main_cfg->linktype;
+	cfg.max_flows = main_cfg->max_flows;
+	cfg.tcp_timeout_ns = main_cfg->tcp_timeout_ns;
+	cfg.udp_timeout_ns = main_cfg->udp_timeout_ns;
+	cfg.ms = run->log_ms;
+	cfg.st = &run->log_st;
+	cfg.stream = log_stream;
+	cfg.full_streams = true;
+	cfg.ctx = run;
+	if ((run->log_engine = engine_new(&cfg)) == NULL)
+		err(EXIT_TROUBLE, "out of memory");
+}
+
+/* ---- the run ---- */
+
+static void
+print_stats(struct run *run, bool hold)
+{
+	if (run->progress)
+		report_progress_end(stderr);
+	if (pcapio_is_live(run->in))
+		pcapio_update_drops(run->in);
+	if (run->log != NULL)
+		run->st.log_files = flowlog_files(run->log);
+	if (run->killer != NULL)
+		run->st.rst_sent = killer_sent(run->killer);
+	if (run->opt->stats_json || run->opt->json)
+		report_stats_json(stderr, &run->st);
+	else
+		report_stats(stderr, &run->st, hold);
+	fflush(stderr);
+}
+
+static uint64_t
+monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
+}
+
+/* Redraws the progress line now and then (a terminal, a regular file). */
+static void
+show_progress(struct run *run)
+{
+	uint64_t now = monotonic_ns(), start;
+
+	if (now < run->next_progress)
+		return;
+	start = (uint64_t)run->started.tv_sec * NS_PER_S +
+	    (uint64_t)run->started.tv_nsec;
+	run->next_progress = now + PROGRESS_INTERVAL_NS;
+	/* Record headers are 16 bytes each; near enough for pcapng. */
+	report_progress(stderr, run->st.bytes_read + 16 * run->st.packets_read,
+	    run->total_bytes, (double)(now - start) / 1e9, &run->st);
+}
+
+/*
+ * Pass 2 of a regular file: the first `records` records again, each output
  * if pass 1 selected its unit. The output keeps the input's order exactly.
  */
 static int
-write_selected(struct run *run, struct engine *e, const char *name,
-    uint64_t records)
+output_selected(struct run *run, struct engine *e, uint64_t records)
 {
 	char errbuf[PCAPIO_ERRBUF_SIZE];
 	struct pcap_rec rec;
@@ -458,17 +464,17 @@ write_selected(struct run *run, struct engine *e, const char *name,
 		return 0;
 	rewind(run->serials);
 	if (pcapio_rewind(run->in, errbuf) == -1) {
-		warnx("%s: %s", name, errbuf);
+		warnx("%s: %s", run->in_name, errbuf);
 		return -1;
 	}
 	for (i = 0; i < records; i++) {
 		if (pcapio_next(run->in, &rec, errbuf) != 1 ||
 		    fread(&serial, sizeof(serial), 1, run->serials) != 1) {
-			warnx("%s: changed while it was read", name);
+			warnx("%s: changed while it was read", run->in_name);
 			return -1;
 		}
 		if (engine_selected(e, serial))
-			write_packet(run, &rec);
+			output_packet(run, &rec);
 	}
 	return 0;
 }
@@ -483,83 +489,91 @@ main(int argc, char **argv)
 	struct match_set *ms;
 	struct pcap_rec rec;
 	char errbuf[PCAPIO_ERRBUF_SIZE];
-	const char *path, *name;
-	bool two_pass, trouble = false;
+	bool two_pass, need_packets, trouble = false;
 	uint64_t records = 0;
 	int r = 0;
 
-	parse_options(&opt, argc, argv);
+	options_parse(&opt, argc, argv);
 	ms = compile_patterns(&opt);
 	memset(&run, 0, sizeof(run));
 	run.opt = &opt;
-
-	path = opt.read_path;
-	if (path == NULL) {
-		if (isatty(STDIN_FILENO))
-			errx(EXIT_TROUBLE, "no capture to read: use -r FILE "
-			    "or pipe a capture into standard input");
-		path = "-";
-	}
-	name = strcmp(path, "-") == 0 ? "standard input" : path;
-	if ((run.in = pcapio_open(path, &run.st, errbuf)) == NULL)
-		errx(EXIT_TROUBLE, "%s: %s", name, errbuf);
-	run.nano = pcapio_nano(run.in);
-	if (opt.filter != NULL &&
-	    pcapio_set_filter(run.in, opt.filter, errbuf) == -1)
-		errx(EXIT_TROUBLE, "bad filter '%s': %s", opt.filter, errbuf);
-	if (opt.write_path != NULL) {
-		run.out = pcapio_out_open(opt.write_path, run.in,
-		    opt.unbuffered, &run.st, errbuf);
-		if (run.out == NULL) {
-			if (strcmp(opt.write_path, "-") == 0)
-				errx(EXIT_TROUBLE, "%s", errbuf);
-			errx(EXIT_TROUBLE, "%s: %s", opt.write_path, errbuf);
-		}
-	}
+	open_input(&run);
+	open_actions(&run);
 
 	/*
-	 * A regular file is read twice when packets are written: pass 1 decides
-	 * every flow, pass 2 writes in the input's order and nothing is held.
+	 * Packets are needed for -w and -l. A regular file is then read twice:
+	 * pass 1 decides every flow, pass 2 outputs in the input's order and
+	 * nothing is held. Streams hold undecided flows' packets instead.
 	 */
-	two_pass = run.out != NULL && pcapio_rewindable(run.in);
+	need_packets = run.out != NULL || run.log != NULL;
+	two_pass = need_packets && pcapio_rewindable(run.in);
 	if (two_pass && ((run.serials = tmpfile()) == NULL ||
 	    (run.aliases = tmpfile()) == NULL))
 		err(EXIT_TROUBLE, "temporary file");
+	run.text_lines = opt.write_path == NULL && opt.log_dir == NULL;
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.linktype = pcapio_linktype(run.in);
 	cfg.invert = opt.invert;
-	cfg.hold = run.out != NULL && !two_pass;
+	cfg.hold = need_packets && !two_pass;
 	cfg.max_flows = (uint32_t)opt.max_flows;
 	cfg.tcp_timeout_ns = opt.tcp_timeout * NS_PER_S;
 	cfg.udp_timeout_ns = opt.udp_timeout * NS_PER_S;
 	cfg.hold_mem = (size_t)opt.hold_mem;
+	cfg.context_after = opt.context_after;
+	cfg.context_before = opt.context_before;
 	cfg.ms = ms;
 	cfg.st = &run.st;
-	cfg.write = write_packet;
+	cfg.write = output_packet;
 	cfg.report = report_unit;
 	cfg.assign = two_pass ? assign_unit : NULL;
 	cfg.alias = two_pass ? alias_unit : NULL;
+	cfg.kill = run.killer != NULL ? kill_flow : NULL;
 	cfg.ctx = &run;
 	match_set_stats(ms, &run.st);
 	if ((e = engine_new(&cfg)) == NULL)
 		errx(EXIT_TROUBLE, "out of memory");
+	open_log_engine(&run, &cfg);
+	drop_privileges(&opt);
 
-	catch_stop_signals();
+	catch_signals();
 	pcapio_set_interrupt(run.in, &stop_requested);
+	if (!opt.quiet && isatty(STDERR_FILENO) && pcapio_rewindable(run.in)) {
+		struct stat sb;
+
+		if (opt.read_path != NULL && stat(opt.read_path, &sb) == 0)
+			run.total_bytes = (uint64_t)sb.st_size;
+		run.progress = true;
+		clock_gettime(CLOCK_MONOTONIC, &run.started);
+	}
 	while (!stop_requested &&
-	    (r = pcapio_next(run.in, &rec, errbuf)) == 1) {
-		engine_packet(e, &rec);
-		records++;
+	    (r = pcapio_next(run.in, &rec, errbuf)) >= 1) {
+		if (r == 1) {
+			engine_packet(e, &rec);
+			records++;
+		}
+		if (stats_requested) {
+			stats_requested = 0;
+			print_stats(&run, cfg.hold);
+		}
+		if (run.progress && (records & 1023) == 0)
+			show_progress(&run);
 	}
 	if (r == -1) {
-		/* Damage: what came before it still counts and is written. */
-		warnx("%s: %s", name, errbuf);
+		/* Damage: what came before it still counts and is output. */
+		if (run.progress)
+			report_progress_end(stderr);
+		warnx("%s: %s", run.in_name, errbuf);
 		trouble = true;
 	}
 	engine_finish(e);
-	if (two_pass && write_selected(&run, e, name, records) == -1)
+	if (two_pass && output_selected(&run, e, records) == -1)
 		trouble = true;
+	if (run.log_engine != NULL) {
+		engine_finish(run.log_engine);
+		engine_free(run.log_engine);
+		match_set_free(run.log_ms);
+	}
 	if (run.out != NULL && pcapio_out_close(run.out, errbuf) == -1) {
 		warnx("%s: %s", opt.write_path, errbuf);
 		trouble = true;
@@ -569,13 +583,23 @@ main(int argc, char **argv)
 		    opt.write_path : "temporary file");
 		trouble = true;
 	}
+	if (run.killer != NULL) {
+		run.st.rst_sent = killer_sent(run.killer);
+		if (killer_close(run.killer, errbuf) == -1) {
+			warnx("-k: %s", errbuf);
+			trouble = true;
+		}
+		run.killer = NULL;
+	}
+	trouble |= run.log_failed || run.kill_failed;
 	if (fflush(stdout) == EOF)
 		trouble = true;
 	if (!opt.quiet)
-		report_stats(stderr, &run.st, cfg.hold);
+		print_stats(&run, cfg.hold);
 	if (run.st.packets_dropped > 0)
 		warnx("warning: %" PRIu64 " held packets dropped: raise "
 		    "--hold-mem", run.st.packets_dropped);
+	flowlog_close(run.log);
 	engine_free(e);
 	match_set_free(ms);
 	pcapio_close(run.in);
