@@ -394,6 +394,57 @@ ctx_flow_gone(struct engine *e, struct flow *f)
 	f->unit.pending = false;
 }
 
+/* ---- sharding ---- */
+
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+#define FNV_PRIME 0x100000001b3ULL
+
+static uint64_t
+fnv1a(uint64_t h, const uint8_t *p, size_t n)
+{
+	while (n-- > 0) {
+		h ^= *p++;
+		h *= FNV_PRIME;
+	}
+	return h;
+}
+
+uint64_t
+engine_flow_hash(const struct pkt_view *v)
+{
+	uint8_t a[18], b[18], tail[6];
+	uint64_t h = FNV_OFFSET;
+
+	memcpy(a, v->src, 16);
+	a[16] = (uint8_t)(v->sport >> 8);
+	a[17] = (uint8_t)v->sport;
+	memcpy(b, v->dst, 16);
+	b[16] = (uint8_t)(v->dport >> 8);
+	b[17] = (uint8_t)v->dport;
+	/* The lower endpoint first: both directions hash alike. */
+	if (memcmp(a, b, sizeof(a)) > 0) {
+		h = fnv1a(h, b, sizeof(b));
+		h = fnv1a(h, a, sizeof(a));
+	} else {
+		h = fnv1a(h, a, sizeof(a));
+		h = fnv1a(h, b, sizeof(b));
+	}
+	tail[0] = v->proto;
+	tail[1] = v->vlan_count;
+	tail[2] = (uint8_t)(v->vlan[0] >> 8);
+	tail[3] = (uint8_t)v->vlan[0];
+	tail[4] = (uint8_t)(v->vlan[1] >> 8);
+	tail[5] = (uint8_t)v->vlan[1];
+	return fnv1a(h, tail, sizeof(tail));
+}
+
+static bool
+in_shard(const struct engine *e, uint64_t hash)
+{
+	return e->cfg.shard_count <= 1 ||
+	    hash % e->cfg.shard_count == e->cfg.shard_index;
+}
+
 /* ---- verdicts ---- */
 
 static void
@@ -483,6 +534,13 @@ single_packet(struct engine *e, const struct pkt_view *v,
 {
 	struct unit u;
 
+	/* A packet alone belongs to the shard its bytes hash to. */
+	if (!in_shard(e, fnv1a(FNV_OFFSET, rec->data, rec->caplen))) {
+		e->cfg.st->shard_skipped++;
+		if (e->cfg.assign != NULL)
+			e->cfg.assign(e->cfg.ctx, UNIT_SINGLE_REJECTED);
+		return;
+	}
 	memset(&u, 0, sizeof(u));
 	u.serial = UNIT_SINGLE_REJECTED;	/* no bit: decided here, once */
 	e->cfg.st->single_units++;
@@ -643,6 +701,16 @@ keyed_packet(struct engine *e, const struct pkt_view *v, struct unit *dgu,
 	bool created;
 	int dir;
 
+	if (!in_shard(e, engine_flow_hash(v))) {
+		/* Another shard's flow: skipped before any reassembly. */
+		e->cfg.st->shard_skipped++;
+		if (dgu != NULL) {
+			unit_decide(dgu, VERDICT_NOMATCH, false);
+			settle_held(e, dgu);
+		} else if (e->cfg.assign != NULL)
+			e->cfg.assign(e->cfg.ctx, UNIT_SINGLE_REJECTED);
+		return;
+	}
 	f = flow_lookup(e->flows, v, rec->ts_ns, &e->next_flow, &dir,
 	    &created);
 	if (f == NULL) {
@@ -693,7 +761,13 @@ datagram_dropped(void *ctx, struct defrag_dgram *dg)
 
 	if (u == NULL)
 		return;
-	decide_alone(e, u, &dg->view);
+	/* Its fragments stand alone, in the shard of its addresses. */
+	if (in_shard(e, engine_flow_hash(&dg->view)))
+		decide_alone(e, u, &dg->view);
+	else {
+		e->cfg.st->shard_skipped++;
+		unit_decide(u, VERDICT_NOMATCH, false);
+	}
 	settle_held(e, u);
 	free(u);
 	dg->owner = NULL;
@@ -732,7 +806,12 @@ fragment(struct engine *e, const struct pkt_view *v,
 	if (whole.status == DECODE_OK)
 		keyed_packet(e, &whole, u, rec);
 	else {
-		decide_alone(e, u, &whole);
+		if (in_shard(e, engine_flow_hash(&whole)))
+			decide_alone(e, u, &whole);
+		else {
+			e->cfg.st->shard_skipped++;
+			unit_decide(u, VERDICT_NOMATCH, false);
+		}
 		settle_held(e, u);
 	}
 	free(u);

@@ -55,6 +55,12 @@ struct engine_config {
 	size_t hold_mem;
 	struct match_set *ms;
 	struct stats *st;
+	/*
+	 * --shard K/N: only flows whose engine_flow_hash() is K mod N are
+	 * followed; the packets of others are skipped (shard_count 0: all).
+	 */
+	uint32_t shard_index;
+	uint32_t shard_count;
 	uint32_t context_after;	/* -A: flows that began after a selected one */
 	uint32_t context_before;	/* -B */
 	/* Writes a packet (hold mode only); may be NULL. */
@@ -88,6 +94,13 @@ struct engine_config {
 };
 
 struct engine;
+
+/*
+ * A flow's hash for sharding: the same for both directions, computed from
+ * bytes in network order (FNV-1a), so it is stable across runs, machines and
+ * byte orders. Covers addresses, ports, protocol and VLAN IDs.
+ */
+uint64_t engine_flow_hash(const struct pkt_view *v);
 
 /* Returns NULL when out of memory. cfg is copied. */
 struct engine *engine_new(const struct engine_config *cfg);

@@ -300,6 +300,9 @@ open_input(struct run *run)
 		run->in_name = pcapio_device(run->in);
 	}
 	run->nano = pcapio_nano(run->in);
+	if (o->fanout_group >= 0 &&
+	    pcapio_set_fanout(run->in, o->fanout_group, errbuf) == -1)
+		errx(EXIT_TROUBLE, "%s", errbuf);
 	if (o->filter != NULL &&
 	    pcapio_set_filter(run->in, o->filter, errbuf) == -1)
 		errx(EXIT_TROUBLE, "bad filter '%s': %s", o->filter, errbuf);
@@ -520,6 +523,8 @@ main(int argc, char **argv)
 	cfg.tcp_timeout_ns = opt.tcp_timeout * NS_PER_S;
 	cfg.udp_timeout_ns = opt.udp_timeout * NS_PER_S;
 	cfg.hold_mem = (size_t)opt.hold_mem;
+	cfg.shard_index = opt.shard_index;
+	cfg.shard_count = opt.shard_count;
 	cfg.context_after = opt.context_after;
 	cfg.context_before = opt.context_before;
 	cfg.ms = ms;

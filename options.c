@@ -57,6 +57,11 @@ static const char usage_text[] =
 "  --kill-dry-run FILE  write the RSTs to a pcap file instead of sending\n"
 "  -u USER          when started as root, run as USER once everything is\n"
 "                   open (default nobody)\n"
+"Scaling out:\n"
+"  --shard K/N      follow only the flows whose hash is K mod N (run N\n"
+"                   processes, K = 0..N-1, and merge their outputs)\n"
+"  --fanout GROUP   live: share the device with the other processes of\n"
+"                   GROUP, each seeing whole flows (PACKET_FANOUT hash)\n"
 "Limits:\n"
 "  --depth N        match only the first N bytes of each direction (0: all)\n"
 "  --window N       longest match across packets, bytes (default 64K)\n"
@@ -83,6 +88,8 @@ enum long_option {
 	OPT_KILL_DRY_RUN,
 	OPT_SNAPLEN,
 	OPT_NO_PROMISC,
+	OPT_SHARD,
+	OPT_FANOUT,
 };
 
 static const struct option long_options[] = {
@@ -98,6 +105,8 @@ static const struct option long_options[] = {
 	{ "kill-dry-run", required_argument, NULL, OPT_KILL_DRY_RUN },
 	{ "snaplen", required_argument, NULL, OPT_SNAPLEN },
 	{ "no-promisc", no_argument, NULL, OPT_NO_PROMISC },
+	{ "shard", required_argument, NULL, OPT_SHARD },
+	{ "fanout", required_argument, NULL, OPT_FANOUT },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -158,6 +167,29 @@ parse_context(const char *opt, const char *s)
 		usage_error("%s: at most %d flows of context", opt,
 		    CONTEXT_MAX);
 	return (uint32_t)n;
+}
+
+/* --shard K/N: 0 <= K < N. */
+static void
+parse_shard(struct options *o, const char *s)
+{
+	unsigned long k, n;
+	char *end;
+
+	errno = 0;
+	k = strtoul(s, &end, 10);
+	if (end == s || *end != '/' || *s == '-')
+		goto bad;
+	s = end + 1;
+	n = strtoul(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || *s == '-' || n == 0 ||
+	    n > UINT32_MAX || k >= n)
+		goto bad;
+	o->shard_index = (uint32_t)k;
+	o->shard_count = (uint32_t)n;
+	return;
+bad:
+	usage_error("--shard: '%s' is not K/N with 0 <= K < N", optarg);
 }
 
 static void
@@ -248,6 +280,8 @@ check_combinations(const struct options *o)
 		usage_error("-r and -d cannot be used together");
 	if (o->print_paths && o->log_dir == NULL)
 		usage_error("-x needs -l DIR");
+	if (o->fanout_group >= 0 && o->read_path != NULL)
+		usage_error("--fanout needs a live capture, not -r");
 	if (pcap_stdout && (o->print_paths || o->json))
 		usage_error("-w - and %s would both write to standard output",
 		    o->json ? "--json" : "-x");
@@ -271,6 +305,7 @@ options_parse(struct options *o, int argc, char **argv)
 	o->promisc = true;
 	o->user = "nobody";
 	o->kill_via = KILL_VIA_LINK;
+	o->fanout_group = -1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv,
 	    ":a:c:s:f:F:ir:d:vw:UqVhkl:xu:A:B:C:", long_options, NULL)) != -1) {
@@ -370,6 +405,11 @@ options_parse(struct options *o, int argc, char **argv)
 				o->snaplen = SNAPLEN_DEFAULT;
 			break;
 		case OPT_NO_PROMISC: o->promisc = false; break;
+		case OPT_SHARD: parse_shard(o, optarg); break;
+		case OPT_FANOUT:
+			o->fanout_group = (int)parse_number("--fanout", optarg,
+			    false, 65535);
+			break;
 		case ':':
 			if (optopt > 0 && optopt < 256)
 				usage_error("option -%c needs an argument",

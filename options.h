@@ -39,6 +39,9 @@ struct options {
 	enum kill_via kill_via;
 	bool print_paths;		/* -x */
 	bool promisc;
+	uint32_t shard_index;		/* --shard K/N */
+	uint32_t shard_count;		/* 0: no sharding */
+	int fanout_group;		/* --fanout; -1: none */
 	uint32_t context_after;		/* -A, -C */
 	uint32_t context_before;	/* -B, -C */
 	uint64_t depth;

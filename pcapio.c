@@ -1,5 +1,7 @@
 /* pcapio.c: pcap and pcapng input, live capture, BPF and the pcap writer. */
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <linux/if_packet.h>
 
 #include <errno.h>
 #include <signal.h>
@@ -1263,6 +1265,31 @@ pcapio_update_drops(struct pcapio_in *in)
 	in->drop_seen = seen;
 	if (in->st != NULL)
 		in->st->kernel_drops = in->drops;
+}
+
+int
+pcapio_set_fanout(struct pcapio_in *in, int group, char *errbuf)
+{
+	/*
+	 * PACKET_FANOUT_HASH spreads by the kernel's symmetric flow hash;
+	 * FLAG_DEFRAG makes it see whole datagrams, so fragments go with their
+	 * flow (packet(7)).
+	 */
+	int arg = (group & 0xffff) |
+	    ((PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16);
+
+	if (in->pcap == NULL) {
+		snprintf(errbuf, PCAPIO_ERRBUF_SIZE,
+		    "--fanout needs a live capture");
+		return -1;
+	}
+	if (setsockopt(pcap_fileno(in->pcap), SOL_PACKET, PACKET_FANOUT, &arg,
+	    sizeof(arg)) == -1) {
+		snprintf(errbuf, PCAPIO_ERRBUF_SIZE, "%s: --fanout %d: %s",
+		    in->device, group, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 /*

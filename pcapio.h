@@ -65,6 +65,14 @@ struct pcapio_in *pcapio_open_live(const char *device, uint32_t snaplen,
 bool pcapio_is_live(const struct pcapio_in *in);
 const char *pcapio_device(const struct pcapio_in *in);
 
+/*
+ * Joins the live capture's socket to PACKET_FANOUT group in hash mode, with
+ * IP fragments reassembled by the kernel first, so that the processes of a
+ * group each see whole flows. Returns -1 with errbuf set on failure (files
+ * have no socket).
+ */
+int pcapio_set_fanout(struct pcapio_in *in, int group, char *errbuf);
+
 /* Updates st->kernel_drops from the capture (live only). */
 void pcapio_update_drops(struct pcapio_in *in);
 

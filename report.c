@@ -383,6 +383,9 @@ report_stats(FILE *out, const struct stats *st, bool stream_input)
 	    " udp, %" PRIu64 " other), %" PRIu64 " matched, %" PRIu64
 	    " selected\n", flows, st->flows_tcp, st->flows_udp, st->flows_other,
 	    st->flows_matched, st->flows_selected);
+	if (st->shard_skipped > 0)
+		fprintf(out, "flowgrep: %" PRIu64 " packets of other shards "
+		    "skipped\n", st->shard_skipped);
 	if (st->single_units > 0)
 		fprintf(out, "flowgrep: %" PRIu64
 		    " packets not part of a flow\n", st->single_units);
@@ -420,7 +423,7 @@ report_stats_json(FILE *out, const struct stats *st)
 		C(flows_tcp), C(flows_udp), C(flows_other), C(flows_matched),
 		C(units_selected), C(flows_selected), C(flows_timed_out),
 		C(flows_evicted), C(flows_midstream), C(single_units),
-		C(flows_context), C(context_lost), C(flows_killed), C(rst_sent),
+		C(shard_skipped), C(flows_context), C(context_lost), C(flows_killed), C(rst_sent),
 		C(log_files), C(log_errors),
 		C(packets_held), C(packets_dropped), C(hold_peak_bytes),
 		C(window_overflows), C(depth_reached),

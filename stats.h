@@ -52,6 +52,7 @@ struct stats {
 	uint64_t flows_evicted;		/* --max-flows forced an early end */
 	uint64_t flows_midstream;	/* TCP flows picked up without a SYN */
 	uint64_t single_units;		/* packets that are units of their own */
+	uint64_t shard_skipped;		/* packets of other shards' flows */
 	uint64_t flows_context;		/* selected as context (-A/-B/-C) */
 	uint64_t context_lost;		/* context flows whose packets were gone */
 	uint64_t flows_killed;
