@@ -566,8 +566,8 @@ START_TEST(test_stats_json)
 	    strlen("{\"packets_read\":1,\"packets_filtered\":2,"
 	    "\"packets_written\":3,\"bytes_read\":4,")), 0);
 	ck_assert_ptr_nonnull(strstr(text, ",\"flows_tcp\":25,"));
-	ck_assert_ptr_nonnull(strstr(text, ",\"flows_context\":35,"));
-	ck_assert_ptr_nonnull(strstr(text, ",\"log_errors\":40,"));
+	ck_assert_ptr_nonnull(strstr(text, ",\"flows_context\":36,"));
+	ck_assert_ptr_nonnull(strstr(text, ",\"log_errors\":41,"));
 	/* Every counter, in order: "name":i for i = 1.. NSTATS. */
 	p = text + 1;
 	for (i = 0; i < NSTATS; i++) {
