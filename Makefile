@@ -47,8 +47,9 @@ else
 all: flowgrep
 endif
 
+# Renamed into place, so a running ./flowgrep is never written to.
 flowgrep: build/flowgrep
-	cp build/flowgrep $@
+	cp build/flowgrep $@.tmp && mv -f $@.tmp $@
 
 $(BIN): $(BUILD)/flowgrep.o $(MODOBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LIBNET_LIBS) -lm

@@ -438,11 +438,20 @@ engine_flow_hash(const struct pkt_view *v)
 	return fnv1a(h, tail, sizeof(tail));
 }
 
+/* Whether v's flow is this shard's; the hash is computed only if sharding. */
 static bool
-in_shard(const struct engine *e, uint64_t hash)
+view_in_shard(const struct engine *e, const struct pkt_view *v)
 {
 	return e->cfg.shard_count <= 1 ||
-	    hash % e->cfg.shard_count == e->cfg.shard_index;
+	    engine_flow_hash(v) % e->cfg.shard_count == e->cfg.shard_index;
+}
+
+/* Whether a packet alone is this shard's: its bytes decide. */
+static bool
+bytes_in_shard(const struct engine *e, const struct pcap_rec *rec)
+{
+	return e->cfg.shard_count <= 1 || fnv1a(FNV_OFFSET, rec->data,
+	    rec->caplen) % e->cfg.shard_count == e->cfg.shard_index;
 }
 
 /* ---- verdicts ---- */
@@ -535,7 +544,7 @@ single_packet(struct engine *e, const struct pkt_view *v,
 	struct unit u;
 
 	/* A packet alone belongs to the shard its bytes hash to. */
-	if (!in_shard(e, fnv1a(FNV_OFFSET, rec->data, rec->caplen))) {
+	if (!bytes_in_shard(e, rec)) {
 		e->cfg.st->shard_skipped++;
 		if (e->cfg.assign != NULL)
 			e->cfg.assign(e->cfg.ctx, UNIT_SINGLE_REJECTED);
@@ -701,7 +710,7 @@ keyed_packet(struct engine *e, const struct pkt_view *v, struct unit *dgu,
 	bool created;
 	int dir;
 
-	if (!in_shard(e, engine_flow_hash(v))) {
+	if (!view_in_shard(e, v)) {
 		/* Another shard's flow: skipped before any reassembly. */
 		e->cfg.st->shard_skipped++;
 		if (dgu != NULL) {
@@ -762,7 +771,7 @@ datagram_dropped(void *ctx, struct defrag_dgram *dg)
 	if (u == NULL)
 		return;
 	/* Its fragments stand alone, in the shard of its addresses. */
-	if (in_shard(e, engine_flow_hash(&dg->view)))
+	if (view_in_shard(e, &dg->view))
 		decide_alone(e, u, &dg->view);
 	else {
 		e->cfg.st->shard_skipped++;
@@ -806,7 +815,7 @@ fragment(struct engine *e, const struct pkt_view *v,
 	if (whole.status == DECODE_OK)
 		keyed_packet(e, &whole, u, rec);
 	else {
-		if (in_shard(e, engine_flow_hash(&whole)))
+		if (view_in_shard(e, &whole))
 			decide_alone(e, u, &whole);
 		else {
 			e->cfg.st->shard_skipped++;

@@ -68,6 +68,16 @@ catch_signals(void)
 		err(EXIT_TROUBLE, "sigaction");
 }
 
+/*
+ * Pass 1's record of one packet for pass 2: where it is in the file, how
+ * long, and which unit it belongs to.
+ */
+struct serial_entry {
+	uint64_t offset;
+	uint32_t len;		/* record header and data */
+	uint32_t serial;
+};
+
 /* What the callbacks need while the run goes on. */
 struct run {
 	struct options *opt;
@@ -78,7 +88,8 @@ struct run {
 	struct match_set *log_ms;	/* its pattern set: empty */
 	struct flowlog *log;
 	struct killer *killer;
-	FILE *serials;		/* two-pass: the unit of every packet */
+	FILE *serials;		/* two-pass: a serial_entry per packet */
+	const struct pcap_rec *cur;	/* the record being processed */
 	FILE *aliases;		/* two-pass: datagram units joined to flows */
 	bool nano;
 	bool text_lines;	/* report lines on standard output */
@@ -159,8 +170,12 @@ static void
 assign_unit(void *ctx, uint32_t serial)
 {
 	struct run *run = ctx;
+	struct serial_entry se;
 
-	if (fwrite(&serial, sizeof(serial), 1, run->serials) != 1)
+	se.offset = run->cur->offset;
+	se.len = PCAPIO_RECORD_HEADER_LEN + run->cur->caplen;
+	se.serial = serial;
+	if (fwrite(&se, sizeof(se), 1, run->serials) != 1)
 		run->write_failed = true;
 }
 
@@ -449,6 +464,45 @@ show_progress(struct run *run)
 }
 
 /*
+ * Pass 2 over a classic pcap file, for -w alone: the selected records are
+ * copied by offset, runs of adjacent ones at once, so the pass costs what
+ * it writes rather than what it reads.
+ */
+static int
+copy_selected(struct run *run, struct engine *e, uint64_t records)
+{
+	char errbuf[PCAPIO_ERRBUF_SIZE];
+	struct serial_entry se;
+	uint64_t off = 0, len = 0, n = 0, i;
+
+	for (i = 0; i < records; i++) {
+		if (fread(&se, sizeof(se), 1, run->serials) != 1)
+			goto fail;
+		if (!engine_selected(e, se.serial))
+			continue;
+		if (n > 0 && se.offset == off + len) {
+			len += se.len;
+			n++;
+			continue;
+		}
+		if (n > 0 && pcapio_copy_records(run->in, run->out, off, len, n,
+		    errbuf) == -1)
+			goto fail;
+		off = se.offset;
+		len = se.len;
+		n = 1;
+	}
+	if (n > 0 && pcapio_copy_records(run->in, run->out, off, len, n,
+	    errbuf) == -1)
+		goto fail;
+	return 0;
+fail:
+	warnx("%s: %s", run->in_name, errno != 0 ? strerror(errno) :
+	    "changed while it was read");
+	return -1;
+}
+
+/*
  * Pass 2 of a regular file: the first `records` records again, each output
  * if pass 1 selected its unit. The output keeps the input's order exactly.
  */
@@ -457,7 +511,8 @@ output_selected(struct run *run, struct engine *e, uint64_t records)
 {
 	char errbuf[PCAPIO_ERRBUF_SIZE];
 	struct pcap_rec rec;
-	uint32_t pair[2], serial;
+	struct serial_entry se;
+	uint32_t pair[2];
 	uint64_t i;
 
 	rewind(run->aliases);
@@ -466,17 +521,19 @@ output_selected(struct run *run, struct engine *e, uint64_t records)
 	if (run->st.units_selected == 0)
 		return 0;
 	rewind(run->serials);
+	if (run->log_engine == NULL && pcapio_raw_records(run->in))
+		return copy_selected(run, e, records);
 	if (pcapio_rewind(run->in, errbuf) == -1) {
 		warnx("%s: %s", run->in_name, errbuf);
 		return -1;
 	}
 	for (i = 0; i < records; i++) {
 		if (pcapio_next(run->in, &rec, errbuf) != 1 ||
-		    fread(&serial, sizeof(serial), 1, run->serials) != 1) {
+		    fread(&se, sizeof(se), 1, run->serials) != 1) {
 			warnx("%s: changed while it was read", run->in_name);
 			return -1;
 		}
-		if (engine_selected(e, serial))
+		if (engine_selected(e, se.serial))
 			output_packet(run, &rec);
 	}
 	return 0;
@@ -554,6 +611,7 @@ main(int argc, char **argv)
 	while (!stop_requested &&
 	    (r = pcapio_next(run.in, &rec, errbuf)) >= 1) {
 		if (r == 1) {
+			run.cur = &rec;
 			engine_packet(e, &rec);
 			records++;
 		}

@@ -456,6 +456,7 @@ pcap_next_rec(struct pcapio_in *in, struct pcap_rec *rec, char *errbuf)
 		rec->wirelen = wirelen;
 		memcpy(rec->hdr, p, PCAPIO_RECORD_HEADER_LEN);
 		rec->data = p + PCAPIO_RECORD_HEADER_LEN;
+		rec->offset = in_offset(in, 0);
 		in_consume(in, PCAPIO_RECORD_HEADER_LEN + (size_t)caplen);
 		in->recno++;
 		count = in_first_pass(in);
@@ -1725,6 +1726,49 @@ pcapio_write(struct pcapio_out *out, const uint8_t *hdr, const uint8_t *data,
 	if (out->st != NULL)
 		out->st->packets_written++;
 	return 0;
+}
+
+bool
+pcapio_raw_records(const struct pcapio_in *in)
+{
+	return in->regular && !in->ng && in->pcap == NULL;
+}
+
+int
+pcapio_copy_records(struct pcapio_in *in, struct pcapio_out *out,
+    uint64_t offset, uint64_t len, uint64_t nrecords, char *errbuf)
+{
+	ssize_t r;
+	size_t k;
+
+	if (out->err != 0)
+		goto write_error;
+	while (len > 0) {
+		if (out->len == PCAPIO_OUT_BUF_SIZE && out_flush(out) < 0)
+			goto write_error;
+		k = PCAPIO_OUT_BUF_SIZE - out->len;
+		if (k > len)
+			k = (size_t)len;
+		/* Read straight into the output buffer: one copy in all. */
+		r = pread(in->fd, out->buf + out->len, k, (off_t)offset);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			snprintf(errbuf, PCAPIO_ERRBUF_SIZE, "%s", r < 0 ?
+			    strerror(errno) : "changed while it was read");
+			return -1;
+		}
+		out->len += (size_t)r;
+		offset += (uint64_t)r;
+		len -= (uint64_t)r;
+	}
+	if (out->st != NULL)
+		out->st->packets_written += nrecords;
+	return 0;
+write_error:
+	snprintf(errbuf, PCAPIO_ERRBUF_SIZE, "%s", strerror(out->err != 0 ?
+	    out->err : EIO));
+	return -1;
 }
 
 int

@@ -38,6 +38,7 @@ struct pcap_rec {
 	const uint8_t *data;
 	uint8_t hdr[PCAPIO_RECORD_HEADER_LEN];
 	uint64_t index;		/* 0-based, counting records that passed the filter */
+	uint64_t offset;	/* of the record header in the file (pcap files) */
 };
 
 struct pcapio_in;
@@ -130,6 +131,20 @@ struct pcapio_out *pcapio_out_open(const char *path, const struct pcapio_in *in,
 /* Writes one record: its 16-byte header then caplen bytes. -1 on error. */
 int pcapio_write(struct pcapio_out *out, const uint8_t *hdr,
     const uint8_t *data, uint32_t caplen);
+
+/*
+ * True when the input is a classic pcap regular file: its records are
+ * already in the output's format and can be copied by offset.
+ */
+bool pcapio_raw_records(const struct pcapio_in *in);
+
+/*
+ * Copies len bytes of whole records (nrecords of them) from the input file
+ * at offset straight to the output, without parsing them: pass 2 then costs
+ * what it writes. Returns -1 with errbuf set on a read or write error.
+ */
+int pcapio_copy_records(struct pcapio_in *in, struct pcapio_out *out,
+    uint64_t offset, uint64_t len, uint64_t nrecords, char *errbuf);
 
 /* Flushes and closes the output. Returns -1 with errbuf set on error. */
 int pcapio_out_close(struct pcapio_out *out, char *errbuf);
