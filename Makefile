@@ -71,10 +71,10 @@ $(BUILD)/mkcap: tests/mkcap.c | $(BUILD)
 
 # libnids is the reference TCP reassembler (IPv4 only); it is not C11-clean,
 # so its test tool is built without -Wstrict-prototypes' friends.
-$(BUILD)/nidsdump: tests/nidsdump.c | $(BUILD)
+$(BUILD)/nidsdump: tests/nidsdump.c tests/sha256.h | $(BUILD)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(NIDS_LIBS)
 
-$(BUILD)/streamdump: tests/streamdump.c $(MODOBJS) | $(BUILD)
+$(BUILD)/streamdump: tests/streamdump.c tests/sha256.h $(MODOBJS) | $(BUILD)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -I. -o $@ \
 		$< $(MODOBJS) $(PKG_LIBS) $(LIBNET_LIBS) -lm
 
