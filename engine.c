@@ -50,6 +50,7 @@ struct engine {
 	struct bitset sel_dgrams;	/* selected datagram units */
 	uint64_t now;			/* latest capture time seen */
 	bool finishing;
+	bool ending;			/* deciding a flow that leaves the table */
 	struct flow *cur;		/* the flow being reassembled */
 	/* context */
 	bool context;
@@ -470,7 +471,9 @@ decide_flow(struct engine *e, struct flow *f, enum verdict v,
 	if (v == VERDICT_MATCH)
 		st->flows_matched++;
 	if (unit_decide(&f->unit, v, e->cfg.invert)) {
-		if (e->cfg.kill != NULL && f->key.proto == IPPROTO_NUM_TCP) {
+		/* A connection that is over, or the end of input, needs none. */
+		if (e->cfg.kill != NULL && f->key.proto == IPPROTO_NUM_TCP &&
+		    f->state == FLOW_OPEN && !e->ending && !e->finishing) {
 			f->killed = true;
 			st->flows_killed++;
 			e->cfg.kill(e->cfg.ctx, f, e->now);
@@ -632,7 +635,9 @@ flow_ended(void *ctx, struct flow *f, enum flow_end_reason why)
 		reasm_tcp_flush(e->reasm, &f->tcp, flow_sink(e, f));
 		reasm_tcp_release(e->reasm, &f->tcp);
 	}
+	e->ending = true;
 	decide_flow(e, f, VERDICT_NOMATCH, NULL);
+	e->ending = false;
 	if (e->cfg.flow_end != NULL)
 		e->cfg.flow_end(e->cfg.ctx, f);
 	match_dir_release(&f->md[0]);
@@ -662,8 +667,8 @@ tcp_segment(struct engine *e, struct flow *f, int dir,
 	if (ev == REASM_TCP_RST || ev == REASM_TCP_CLOSED) {
 		/* Nothing more will come: what is queued is all there is. */
 		reasm_tcp_flush(e->reasm, &f->tcp, flow_sink(e, f));
-		decide_flow(e, f, VERDICT_NOMATCH, NULL);
 		flow_close(e->flows, f);
+		decide_flow(e, f, VERDICT_NOMATCH, NULL);
 	}
 }
 
@@ -732,6 +737,8 @@ keyed_packet(struct engine *e, const struct pkt_view *v, struct unit *dgu,
 		ctx_add(e, f);
 	if (e->cfg.kill != NULL && dgu == NULL)
 		keep_link(f, dir, v, rec);
+	f->packets++;
+	f->bytes += rec->caplen;
 	if (created && match_empty(e->cfg.ms, &hit))
 		decide_flow(e, f, VERDICT_MATCH, &hit);
 	if (dgu != NULL) {
@@ -748,14 +755,17 @@ keyed_packet(struct engine *e, const struct pkt_view *v, struct unit *dgu,
 		}
 	} else
 		attach(e, &f->unit, rec);
-	f->packets++;
-	f->bytes += rec->caplen;
 	if (v->proto == IPPROTO_NUM_TCP) {
 		bool killed_before = f->killed;
 
 		tcp_segment(e, f, dir, v);
-		/* Every later packet of a killed flow kills it again. */
-		if (killed_before && e->cfg.kill != NULL)
+		/*
+		 * Every later packet of a killed flow kills it again, but
+		 * not a RST: ours come back through the capture, and an
+		 * answer to each would never end.
+		 */
+		if (killed_before && e->cfg.kill != NULL &&
+		    !(v->tcp_flags & TCP_RST))
 			e->cfg.kill(e->cfg.ctx, f, rec->ts_ns);
 	} else
 		datagram(e, f, dir, v);

@@ -87,6 +87,7 @@ struct run {
 	struct engine *log_engine;	/* reassembles written packets for -l */
 	struct match_set *log_ms;	/* its pattern set: empty */
 	struct flowlog *log;
+	size_t log_dir_len;	/* without trailing slashes, as -x prints it */
 	struct killer *killer;
 	FILE *serials;		/* two-pass: a serial_entry per packet */
 	const struct pcap_rec *cur;	/* the record being processed */
@@ -142,8 +143,8 @@ log_names(const struct run *run, const struct engine_report *r,
 		k.sport = d == 0 ? r->client_port : r->server_port;
 		k.dport = d == 0 ? r->server_port : r->client_port;
 		if (flowlog_name(name, sizeof(name), &k) > 0)
-			snprintf(names[n++], PATH_MAX, "%s/%s",
-			    run->opt->log_dir, name);
+			snprintf(names[n++], PATH_MAX, "%.*s/%s",
+			    (int)run->log_dir_len, run->opt->log_dir, name);
 	}
 	return n;
 }
@@ -343,6 +344,12 @@ open_actions(struct run *run)
 	    (run->log = flowlog_open(o->log_dir, o->print_paths ? stdout :
 	    NULL, errbuf)) == NULL)
 		errx(EXIT_TROUBLE, "-l %s: %s", o->log_dir, errbuf);
+	if (o->log_dir != NULL) {
+		run->log_dir_len = strlen(o->log_dir);
+		while (run->log_dir_len > 1 &&
+		    o->log_dir[run->log_dir_len - 1] == '/')
+			run->log_dir_len--;
+	}
 	if (!o->kill)
 		return;
 	if (o->kill_dry_run != NULL)

@@ -393,6 +393,19 @@ report_stats(FILE *out, const struct stats *st, bool stream_input)
 	anomalies(out, "tcp:", tcp, NELEMS(tcp));
 	anomalies(out, "ip:", frag, NELEMS(frag));
 	anomalies(out, "limits:", limits, NELEMS(limits));
+	{
+		const struct counter actions[] = {
+			{ "flows selected as context", st->flows_context },
+			{ "context flows whose packets were gone",
+			    st->context_lost },
+			{ "flows killed", st->flows_killed },
+			{ "RSTs sent", st->rst_sent },
+			{ "log files created", st->log_files },
+			{ "log write errors", st->log_errors },
+		};
+
+		anomalies(out, "actions:", actions, NELEMS(actions));
+	}
 	if (stream_input)
 		fprintf(out, "flowgrep: %" PRIu64 " packets held (peak %" PRIu64
 		    " bytes), %" PRIu64 " dropped\n", st->packets_held,

@@ -200,6 +200,16 @@ patterns(const char *a, const char *c, const char *s)
 }
 
 static uint32_t ctx_after, ctx_before;
+static int kills = -1;		/* -1: no -k */
+
+static void
+on_kill(void *ctx, struct flow *f, uint64_t ts_ns)
+{
+	(void)ctx;
+	(void)f;
+	(void)ts_ns;
+	kills++;
+}
 
 static struct engine *
 engine(struct match_set *ms, struct stats *st, struct result *r, bool hold,
@@ -215,6 +225,7 @@ engine(struct match_set *ms, struct stats *st, struct result *r, bool hold,
 	cfg.tcp_timeout_ns = 300ULL * 1000000000ULL;
 	cfg.udp_timeout_ns = 60ULL * 1000000000ULL;
 	cfg.hold_mem = 1 << 20;
+	cfg.kill = kills >= 0 ? on_kill : NULL;
 	cfg.context_after = ctx_after;
 	cfg.context_before = ctx_before;
 	cfg.ms = ms;
@@ -526,6 +537,51 @@ START_TEST(test_context)
 }
 END_TEST
 
+/*
+ * -k: a selected flow is killed, and again on each later packet, except on
+ * RSTs (its own come back through the capture) and never at the end of
+ * input or for a connection that is over.
+ */
+START_TEST(test_kill_repeats_but_not_on_rsts)
+{
+	struct stats st = { 0 };
+	struct result r = { 0 };
+	struct match_set *ms = patterns("evil", NULL, NULL);
+	struct engine *e;
+	struct frame syn = tcp(1, 40000, 2, 25, 100, 0, 0x02, "");
+	struct frame data = tcp(1, 40000, 2, 25, 101, 0, 0x18, "EHLO evil");
+	struct frame ack = tcp(2, 25, 1, 40000, 7, 110, 0x10, "");
+	struct frame rst = tcp(2, 25, 1, 40000, 7, 110, 0x14, "");
+	struct frame other = tcp(3, 40001, 2, 25, 500, 0, 0x02, "");
+
+	kills = 0;
+	e = engine(ms, &st, &r, true, false);
+	feed(e, &syn, 'a', MS(1));
+	ck_assert_int_eq(kills, 0);
+	feed(e, &data, 'b', MS(2));
+	ck_assert_int_eq(kills, 1);
+	feed(e, &ack, 'c', MS(3));
+	ck_assert_int_eq(kills, 2);
+	feed(e, &rst, 'd', MS(4));	/* our own RST coming back */
+	ck_assert_int_eq(kills, 2);
+	feed(e, &ack, 'e', MS(5));	/* the flow is closed now */
+	ck_assert_int_eq(kills, 3);
+	ck_assert_uint_eq(st.flows_killed, 1);
+	engine_free(e);
+	match_set_free(ms);
+
+	/* -v -k: flows undecided at the end of input are not killed. */
+	kills = 0;
+	e = engine(ms = patterns("nothing", NULL, NULL), &st, &r, true, true);
+	feed(e, &other, 'f', MS(6));
+	engine_finish(e);
+	ck_assert_int_eq(kills, 0);
+	engine_free(e);
+	match_set_free(ms);
+	kills = -1;
+}
+END_TEST
+
 static Suite *
 engine_suite(void)
 {
@@ -538,6 +594,7 @@ engine_suite(void)
 	tcase_add_test(tc, test_fragments_join_their_flow);
 	tcase_add_test(tc, test_empty_pattern_selects_all);
 	tcase_add_test(tc, test_close_decides_and_strays_follow);
+	tcase_add_test(tc, test_kill_repeats_but_not_on_rsts);
 	tcase_add_loop_test(tc, test_context, 0,
 	    sizeof(context_cases) / sizeof(context_cases[0]));
 	suite_add_tcase(s, tc);
