@@ -93,6 +93,7 @@ check: $(BIN) $(CHECK_BINS) $(TOOL_BINS)
 	@set -e; for t in $(CHECK_BINS); do echo "== $$t"; \
 		CK_TEST_DIR=tests ./$$t; done
 	@BUILD=$(BUILD) FLOWGREP=$(BIN) sh tests/e2e.sh
+	@BUILD=$(BUILD) FLOWGREP=$(BIN) sh tests/e2e_live.sh
 	@BUILD=$(BUILD) sh tests/diff_nids.sh
 
 install: $(BIN)

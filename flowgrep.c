@@ -202,7 +202,10 @@ next_expected(const struct tcp_half *snd, const struct tcp_half *rcv,
 	bool known = false;
 
 	if (snd->flags & TCPH_SENT) {
-		*seq = snd->snd_end + ((snd->flags & TCPH_FIN) ? 1 : 0);
+		*seq = snd->snd_end;
+		/* A FIN takes a number; a segment after it may already count it. */
+		if ((snd->flags & TCPH_FIN) && SEQ_GT(snd->fin_seq + 1, *seq))
+			*seq = snd->fin_seq + 1;
 		known = true;
 	}
 	if ((rcv->flags & TCPH_ACKED) && (!known || SEQ_GT(rcv->last_ack,

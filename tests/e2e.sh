@@ -30,7 +30,10 @@
 # E2E_TIMEOUT (seconds one flowgrep run may take, default 60), E2E_OUT (the
 # scratch directory, default tests/out, emptied at the start).
 # Needs: tcpdump and python3 for pcap output checks, tshark for the
-# tshark-dependent cases; a missing tool skips the cases that need it.
+# tshark-dependent cases, jq for the JSON checks (json: every output line is
+# one JSON object in printable ASCII; jq: FILTER and errjq: FILTER, jq -e -s
+# FILTER over standard output or standard error is true); a missing tool
+# skips the cases that need it.
 
 # shellcheck disable=SC2016 # '$IN' and '$OUT' are matched literally
 LC_ALL=C
@@ -273,6 +276,25 @@ check_one() {
 		cmp "$IN" "$c_out" >"$c_dir/cmp" 2>&1 ||
 		    problem "output differs from the input: $(head -1 "$c_dir/cmp")"
 		;;
+	json)
+		# One JSON object per line, in printable ASCII (flowgrep escapes
+		# every other byte): jq parses each line on its own.
+		n=$(grep -c . <"$c_dir/stdout")
+		m=$(jq -R 'fromjson | objects | 1' <"$c_dir/stdout" \
+		    2>"$c_dir/jq.err" | grep -c .)
+		[ "$m" -eq "$n" ] && [ ! -s "$c_dir/jq.err" ] ||
+		    problem "$m of $n output lines are JSON objects: $(head -1 "$c_dir/jq.err")"
+		! tr -d '\n' <"$c_dir/stdout" | LC_ALL=C grep -q '[^ -~]' ||
+		    problem "output has bytes that are not printable ASCII"
+		;;
+	jq|errjq)
+		# jq -e -s FILTER over the lines (an array of their objects).
+		f=$c_dir/stdout
+		w=output
+		[ "$k" = errjq ] && { f=$c_dir/stderr; w=error; }
+		jq -e -s "$v" <"$f" >/dev/null 2>&1 ||
+		    problem "not true on standard $w: jq -s '$v'"
+		;;
 	tshark)
 		tshark -r "$IN" -Y "$v" -T fields -e frame.time_epoch \
 		    -e frame.len -e frame.protocols 2>/dev/null |
@@ -314,6 +336,10 @@ run_case() {
 	case "$c_cmd $*" in
 	*tshark*|*tsfields*)
 		have tshark || { skipped "$c_name" "no tshark"; return; } ;;
+	esac
+	case " $* " in
+	*' json '*|*jq:*)
+		have jq || { skipped "$c_name" "no jq"; return; } ;;
 	esac
 	case "$c_cmd" in
 	*script\ *)

@@ -1031,6 +1031,290 @@ sc_nano(struct cap *c)
 	tcp_exchange(c, &b, rb, 1, http_ok);
 }
 
+/* Gives the two ends of k the MAC addresses 02:00:00:00:net:cid/sid. */
+static void
+conn_macs(struct conn *k, uint8_t net, uint8_t cid, uint8_t sid)
+{
+	k->pa.h[0].mac[4] = net;
+	k->pa.h[0].mac[5] = cid;
+	k->pa.h[1].mac[4] = net;
+	k->pa.h[1].mac[5] = sid;
+}
+
+/*
+ * kill4: two interleaved connections to 10.0.13.2:80, for -k
+ * --kill-dry-run (DESIGN.md section 6: RSTs at exactly the next expected
+ * sequence number, RFC 5961 section 3.2). MACs: A's client
+ * 02:00:00:00:13:01, B's client 02:00:00:00:13:03, server 02:00:00:00:13:02.
+ *   A 10.0.13.1:40110, ISNs 130000/140000; B 10.0.13.3:40111, 150000/160000.
+ *   frames  1-3   A handshake          4-6  B handshake
+ *   frame   7     A client "HELO one\r\n"   (10 bytes, client next 130011)
+ *   frame   8     A server "250 hello\r\n"  (11, server next 140012)
+ *   frame   9     B client "HELO two\r\n"
+ *   frame  10     A client "DATA kill-"     (10, 130021)
+ *   frame  11     A client "secret\r\n"     (8, 130029): "kill-secret"
+ *                 completes here, across two segments; A is decided.
+ *   frame  12     B server "250 hello\r\n"
+ *   frame  13     A server "250 ok\r\n"     (8, server next 140020)
+ *   frame  14     A client FIN at 130029    (client next 130030)
+ *   frame  15     A server "bye\r\n" after the client's FIN (half close;
+ *                 5 bytes, server next 140025)
+ *   frame  16     A client ACK at 130030 (no data, no FIN: still 130030)
+ *   frame  17     A server FIN at 140025    (server next 140026)
+ *   frame  18     A client ACK at 130030    (still 130030/140026)
+ *   frames 19-23  B client "QUIT\r\n", server "221 bye\r\n", FIN both ways
+ *                 and the last ACK (B ends at frame 23: client next
+ *                 150017, server next 160021).
+ * -k -a kill-secret: one RST pair (client->server seq = client next, ack =
+ * server next; server->client the reverse) at frame 11 and after each of
+ * A's frames 13-18, i.e. 7 pairs with the values above. -v -c '^HELO one'
+ * --depth 10 (an allow-list) kills B alone, at frame 9 (client next 150011,
+ * server next 160001) and after each of its later frames.
+ */
+static void
+sc_kill4(struct cap *c)
+{
+	struct conn a =
+	    conn("10.0.13.1", 40110, "10.0.13.2", 80, 130000, 140000);
+	struct conn b =
+	    conn("10.0.13.3", 40111, "10.0.13.2", 80, 150000, 160000);
+
+	conn_macs(&a, 0x13, 1, 2);
+	conn_macs(&b, 0x13, 3, 2);
+	tcp_handshake(c, &a);                 /* 1-3 */
+	tcp_handshake(c, &b);                 /* 4-6 */
+	tcp_send(c, &a, 0, "HELO one\r\n");   /* 7 */
+	tcp_send(c, &a, 1, "250 hello\r\n");  /* 8 */
+	tcp_send(c, &b, 0, "HELO two\r\n");   /* 9 */
+	tcp_send(c, &a, 0, "DATA kill-");     /* 10 */
+	tcp_send(c, &a, 0, "secret\r\n");     /* 11 */
+	tcp_send(c, &b, 1, "250 hello\r\n");  /* 12 */
+	tcp_send(c, &a, 1, "250 ok\r\n");     /* 13 */
+	tcp_fin(c, &a, 0);                    /* 14 */
+	tcp_send(c, &a, 1, "bye\r\n");        /* 15 */
+	tcp_ack(c, &a, 0);                    /* 16 */
+	tcp_fin(c, &a, 1);                    /* 17 */
+	tcp_ack(c, &a, 0);                    /* 18 */
+	tcp_send(c, &b, 0, "QUIT\r\n");       /* 19 */
+	tcp_send(c, &b, 1, "221 bye\r\n");    /* 20 */
+	tcp_close(c, &b);                     /* 21-23 */
+}
+
+/*
+ * kill6: kill4's shape over IPv6, the pattern in the server stream.
+ * Server [fd00:14::2]:443 02:00:00:00:14:02.
+ *   A [fd00:14::1]:40120 (02:00:00:00:14:01), ISNs 0xfffffff0/200000: the
+ *     client's sequence numbers wrap.
+ *   B [fd00:14::3]:40121 (02:00:00:00:14:03), ISNs 210000/220000.
+ *   frames  1-3   A handshake          4-6  B handshake
+ *   frame   7     A client "hello\n"          (6, client next 0xfffffff7)
+ *   frame   8     A server "welcome\n"        (8, server next 200009)
+ *   frame   9     A client "fetch wrap-it\n"  (14, client next 5: wrapped)
+ *   frame  10     B client "hello\n"
+ *   frame  11     A server "v6-kill-"         (8, 200017)
+ *   frame  12     A server "secret\n"         (7, 200024): the server
+ *                 stream holds "v6-kill-secret"; A is decided here.
+ *   frame  13     B server "welcome\n"
+ *   frame  14     A client ACK                (5/200024)
+ *   frames 15-17  A FIN both ways and the last ACK (client next 6,
+ *                 server next 200025)
+ *   frames 18-20  B FIN both ways and the last ACK
+ * -k -s v6-kill-secret: RST pairs at frame 12, 14, 15, 16, 17.
+ */
+static void
+sc_kill6(struct cap *c)
+{
+	struct conn a =
+	    conn("fd00:14::1", 40120, "fd00:14::2", 443, 0xfffffff0U, 200000);
+	struct conn b =
+	    conn("fd00:14::3", 40121, "fd00:14::2", 443, 210000, 220000);
+
+	conn_macs(&a, 0x14, 1, 2);
+	conn_macs(&b, 0x14, 3, 2);
+	tcp_handshake(c, &a);                   /* 1-3 */
+	tcp_handshake(c, &b);                   /* 4-6 */
+	tcp_send(c, &a, 0, "hello\n");          /* 7 */
+	tcp_send(c, &a, 1, "welcome\n");        /* 8 */
+	tcp_send(c, &a, 0, "fetch wrap-it\n");  /* 9 */
+	tcp_send(c, &b, 0, "hello\n");          /* 10 */
+	tcp_send(c, &a, 1, "v6-kill-");         /* 11 */
+	tcp_send(c, &a, 1, "secret\n");         /* 12 */
+	tcp_send(c, &b, 1, "welcome\n");        /* 13 */
+	tcp_ack(c, &a, 0);                      /* 14 */
+	tcp_close(c, &a);                       /* 15-17 */
+	tcp_close(c, &b);                       /* 18-20 */
+}
+
+/* Sends the next len bytes of direction dir in one segment (NULs allowed). */
+static void
+tcp_sendn(struct cap *c, struct conn *k, int dir, const char *data,
+    size_t len)
+{
+	tcp_raw(c, k, dir, k->nxt[dir], TH_PSH | TH_ACK, data, len);
+	k->nxt[dir] += (uint32_t)len;
+}
+
+/* Sends one UDP datagram of len bytes (NULs allowed). */
+static void
+emit_udpn(struct cap *c, struct path *pa, int dir, const char *data,
+    size_t len)
+{
+	uint8_t l4[FRAME_MAX];
+	size_t n = build_udp(pa, dir, data, len, l4);
+
+	emit_l4(c, pa, dir, IPPROTO_UDP_, l4, n);
+}
+
+/*
+ * context: ten flows and two packets that are not flows, for -A/-B/-C.
+ * Flow n (numbered in order of its first packet) has client 10.0.20.n, so
+ * "host 10.0.20.n" names exactly its packets; every TCP server is
+ * 10.0.20.100:80 and each TCP client port is 41000 + n.
+ *   n1   T1  10.0.20.1:41001   "GET /page-1"            frames  1-8
+ *        an ARP request (10.0.8.1 asks for 10.0.8.2)     frame   9
+ *   n2   T2  10.0.20.2:41002   "GET /page-2"            frames 10-17
+ *   n3   T3  10.0.20.3:41003   "GET /page-3"            frames 18, 22-28
+ *   n4   L   10.0.20.4:41004   handshake inside T3, then idle until the
+ *            end: "GET /ctx-secret-long" (72), close     frames 19-21, 72-76
+ *   n5   T4  10.0.20.5:41005   "GET /page-4"            frames 29-36
+ *   n6   U   10.0.20.6:41006 -> 10.0.20.100:9, UDP "udp-query" and,
+ *            inside T6, "udp-answer"                    frames 37, 51
+ *   n7   T5  10.0.20.7:41007   "GET /page-5"            frames 38-45
+ *        the first fragment (24 bytes) of a 72-byte UDP datagram
+ *        10.0.20.50:41050 -> 10.0.20.100:9 that never completes: frame 46
+ *   n8   T6  10.0.20.8:41008   "GET /ctx-secret-short"  frames 47-50, 52-55
+ *   n9   T7  10.0.20.9:41009   "GET /page-7"; T8 starts before T7 answers
+ *                                                       frames 56-59, 68-71
+ *   n10  T8  10.0.20.10:41010  "GET /page-8", ends before T7
+ *                                                       frames 60-67
+ * 76 frames. -a ctx-secret matches n4 (decided last, at frame 72, long
+ * after the flows around it ended) and n8 (at frame 50). Context counts the
+ * ten flows only, never the ARP or fragment units:
+ *   -A 1  n4 n5 n8 n9          -B 1  n3 n4 n7 n8
+ *   -C 1  n3-n5 n7-n9          -C 2  n2-n10 (the runs n2-n6 and n6-n10
+ *                                    overlap in n6)
+ *   -A 100  n4-n10             -B 100  n1-n8
+ * -v -a 'GET /page' selects n4, n6, n8 and both units; -v -A 1 adds n5, n7
+ * and n9.
+ */
+static void
+sc_context(struct cap *c)
+{
+	static const char *const req[11] = {NULL,
+	    "GET /page-1 HTTP/1.1\r\n\r\n", "GET /page-2 HTTP/1.1\r\n\r\n",
+	    "GET /page-3 HTTP/1.1\r\n\r\n",
+	    "GET /ctx-secret-long HTTP/1.1\r\n\r\n",
+	    "GET /page-4 HTTP/1.1\r\n\r\n", NULL,
+	    "GET /page-5 HTTP/1.1\r\n\r\n",
+	    "GET /ctx-secret-short HTTP/1.1\r\n\r\n",
+	    "GET /page-7 HTTP/1.1\r\n\r\n", "GET /page-8 HTTP/1.1\r\n\r\n"};
+	static const struct piece first[] = {{0, 24}};
+	struct conn t[11];
+	struct path u, fr;
+	char a[32], pl[65];
+	uint8_t l4[FRAME_MAX];
+	size_t n;
+	int i;
+
+	for (i = 1; i <= 10; i++) {
+		snprintf(a, sizeof(a), "10.0.20.%d", i);
+		t[i] = conn(a, (uint16_t)(41000 + i), "10.0.20.100", 80,
+		    (uint32_t)i * 100000U, (uint32_t)i * 100000U + 50000U);
+	}
+	u = path("10.0.20.6", 41006, "10.0.20.100", 9);
+	fr = path("10.0.20.50", 41050, "10.0.20.100", 9);
+
+	tcp_exchange(c, &t[1], &req[1], 1, http_ok);    /* 1-8 */
+	emit_arp(c);                                    /* 9 */
+	tcp_exchange(c, &t[2], &req[2], 1, http_ok);    /* 10-17 */
+	tcp_syn(c, &t[3]);                              /* 18 */
+	tcp_handshake(c, &t[4]);                        /* 19-21 */
+	tcp_synack(c, &t[3]);                           /* 22 */
+	tcp_ack(c, &t[3], 0);                           /* 23 */
+	tcp_send(c, &t[3], 0, req[3]);                  /* 24 */
+	tcp_send(c, &t[3], 1, http_ok);                 /* 25 */
+	tcp_close(c, &t[3]);                            /* 26-28 */
+	tcp_exchange(c, &t[5], &req[5], 1, http_ok);    /* 29-36 */
+	emit_udp(c, &u, 0, "udp-query");                /* 37 */
+	tcp_exchange(c, &t[7], &req[7], 1, http_ok);    /* 38-45 */
+	udp_payload(pl, 0, "lost-fragment");
+	n = build_udp(&fr, 0, pl, 64, l4);
+	emit_frags(c, &fr, 0, IPPROTO_UDP_, l4, n, first, 1); /* 46 */
+	tcp_handshake(c, &t[8]);                        /* 47-49 */
+	tcp_send(c, &t[8], 0, req[8]);                  /* 50 */
+	emit_udp(c, &u, 1, "udp-answer");               /* 51 */
+	tcp_send(c, &t[8], 1, http_ok);                 /* 52 */
+	tcp_close(c, &t[8]);                            /* 53-55 */
+	tcp_handshake(c, &t[9]);                        /* 56-58 */
+	tcp_send(c, &t[9], 0, req[9]);                  /* 59 */
+	tcp_exchange(c, &t[10], &req[10], 1, http_ok);  /* 60-67 */
+	tcp_send(c, &t[9], 1, http_ok);                 /* 68 */
+	tcp_close(c, &t[9]);                            /* 69-71 */
+	tcp_send(c, &t[4], 0, req[4]);                  /* 72 */
+	tcp_send(c, &t[4], 1, http_ok);                 /* 73 */
+	tcp_close(c, &t[4]);                            /* 74-76 */
+}
+
+/*
+ * hostile: payloads that a JSON or text writer must escape.
+ *   H1 TCP 10.0.21.1:42001 -> 10.0.21.2:80, frames 1-10: handshake;
+ *     frame 4, client: 'GET /q?a="quoted"&b=back\slash\ HTTP/1.1\r\n'
+ *       'X-Text: \u0000 and \" and \\\r\n' (backslashes and "\u0000" as
+ *       text) 'X-Bin: ' then the bytes 00 01 07 08 09 0a 0b 0c 0d 1b 1f
+ *       7f 80 9f a0 c3 28 ff fe, then ' end\r\n\r\n';
+ *     frame 5, server: 'HTTP/1.1 200 OK\r\n\r\n' 'lone ' c3 ' here, cut '
+ *       e2 82 ', surrogate ' ed a0 80 ', overlong ' c0 af
+ *       ', </script><!-- end';
+ *     frame 6, client: 'POST /long?' and one 1400-byte line without
+ *       spaces (the 14 bytes '0123456789"\' 00 ff, 100 times), then
+ *       ' HTTP/1.1\r\n\r\n';
+ *     frame 7, server "ok"; FIN both ways (8-10).
+ *   H2 UDP 10.0.21.3:42002 -> 10.0.21.4:9: frame 11, a datagram holding
+ *     every byte value 00..ff in order; frame 12, the reply
+ *     '"\"\u0000\' 00 '"' (quotes, backslashes, NUL).
+ * Every --json line of any run on it must be valid JSON whose excerpt,
+ * read as Latin-1, is the first bytes of the match.
+ */
+static void
+sc_hostile(struct cap *c)
+{
+	static const char req1[] =
+	    "GET /q?a=\"quoted\"&b=back\\slash\\ HTTP/1.1\r\n"
+	    "X-Text: \\u0000 and \\\" and \\\\\r\n"
+	    "X-Bin: \x00\x01\x07\x08\x09\x0a\x0b\x0c\x0d\x1b\x1f\x7f\x80\x9f"
+	    "\xa0\xc3\x28\xff\xfe end\r\n\r\n";
+	static const char resp1[] = "HTTP/1.1 200 OK\r\n\r\n"
+	    "lone \xc3 here, cut \xe2\x82, surrogate \xed\xa0\x80, "
+	    "overlong \xc0\xaf, </script><!-- end";
+	static const char unit[] = "0123456789\"\\\x00\xff";
+	static const char reply[] = "\"\\\"\\u0000\\\x00\"";
+	struct conn k =
+	    conn("10.0.21.1", 42001, "10.0.21.2", 80, 210000, 220000);
+	struct path u = path("10.0.21.3", 42002, "10.0.21.4", 9);
+	char buf[1500];
+	size_t n = 0;
+	int i;
+
+	tcp_handshake(c, &k);                            /* 1-3 */
+	tcp_sendn(c, &k, 0, req1, sizeof(req1) - 1);     /* 4 */
+	tcp_sendn(c, &k, 1, resp1, sizeof(resp1) - 1);   /* 5 */
+	memcpy(buf, "POST /long?", 11);
+	n = 11;
+	for (i = 0; i < 100; i++) {
+		memcpy(buf + n, unit, sizeof(unit) - 1);
+		n += sizeof(unit) - 1;
+	}
+	memcpy(buf + n, " HTTP/1.1\r\n\r\n", 13);
+	n += 13;
+	tcp_sendn(c, &k, 0, buf, n);                     /* 6 */
+	tcp_send(c, &k, 1, "ok");                        /* 7 */
+	tcp_close(c, &k);                                /* 8-10 */
+	for (i = 0; i < 256; i++)
+		buf[i] = (char)i;
+	emit_udpn(c, &u, 0, buf, 256);                   /* 11 */
+	emit_udpn(c, &u, 1, reply, sizeof(reply) - 1);   /* 12 */
+}
+
 struct scenario {
 	const char *name;
 	int linktype;
@@ -1066,6 +1350,14 @@ static const struct scenario scenarios[] = {
 	"out-of-window RSTs; in-window RST then a stray ACK"},
     {"gap", DLT_EN10MB, false, sc_gap, "bytes lost but acknowledged"},
     {"nano", DLT_EN10MB, true, sc_nano, "nanosecond timestamps"},
+    {"kill4", DLT_EN10MB, false, sc_kill4,
+	"two IPv4 connections, one to kill mid-stream, half close"},
+    {"kill6", DLT_EN10MB, false, sc_kill6,
+	"two IPv6 connections, a server-side match, wrapping seq"},
+    {"context", DLT_EN10MB, false, sc_context,
+	"ten flows, ARP, a lone fragment: -A/-B/-C"},
+    {"hostile", DLT_EN10MB, false, sc_hostile,
+	"quotes, backslashes, NUL, control bytes, bad UTF-8, long line"},
 };
 
 #define NSCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
