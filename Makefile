@@ -104,9 +104,84 @@ install: $(BIN)
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/flowgrep $(DESTDIR)$(MANDIR)/man1/flowgrep.1
 
+# Times flowgrep against cat, tcpdump, ngrep, tshark and tcpflow on generated
+# captures and writes bench/RESULTS.md (knobs: see bench/run.sh). Not part of
+# check: it takes minutes, needs gigabytes and installs tools.
+bench:
+	bash bench/run.sh
+
 clean:
 	rm -rf build build-* $(BIN) tests/out
 
-.PHONY: all check demo install uninstall clean
+.PHONY: all check demo install uninstall clean bench
 
 -include $(wildcard $(BUILD)/*.d)
+
+# ---- fuzzing: clang's libFuzzer with ASan and UBSan (fuzz/README) ----
+# The modules are compiled again with clang into their own directory; each
+# harness fuzz/fuzz_NAME links them. Seeds are generated, not committed.
+FUZZ_CC ?= clang
+FUZZ_BUILD = build-fuzz
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+FUZZ_MODULES = pcapio decode reasm flow match engine
+FUZZ_OBJS = $(FUZZ_MODULES:%=$(FUZZ_BUILD)/%.o) $(FUZZ_BUILD)/harness.o \
+	$(FUZZ_BUILD)/fuzzpat.o
+FUZZ_NAMES = packet capture patterns
+FUZZ_BINS = $(FUZZ_NAMES:%=fuzz/fuzz_%)
+# Kept although only pattern rules name them.
+.SECONDARY: $(FUZZ_OBJS)
+# Seconds each harness runs in fuzz-smoke.
+FUZZ_TIME ?= 60
+
+fuzz: $(FUZZ_BINS) $(FUZZ_BUILD)/seeds.stamp
+
+$(FUZZ_BUILD)/%.o: %.c | $(FUZZ_BUILD)
+	$(FUZZ_CC) $(CPPFLAGS) $(WARN) -O1 -g $(FUZZ_SAN) \
+		-fsanitize=fuzzer-no-link $(PKG_CFLAGS) -I. -c -o $@ $<
+
+$(FUZZ_BUILD)/%.o: fuzz/%.c | $(FUZZ_BUILD)
+	$(FUZZ_CC) $(CPPFLAGS) $(WARN) -O1 -g $(FUZZ_SAN) \
+		-fsanitize=fuzzer-no-link $(PKG_CFLAGS) -I. -c -o $@ $<
+
+fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_OBJS)
+	$(FUZZ_CC) $(CPPFLAGS) -MF $(FUZZ_BUILD)/fuzz_$*.d $(WARN) -O1 -g \
+		$(FUZZ_SAN) -fsanitize=fuzzer $(PKG_CFLAGS) -I. -o $@ $< \
+		$(FUZZ_OBJS) $(PKG_LIBS) -lm
+
+# Seeds from the corpus (first packets of each capture) and mkcap's scenarios.
+$(FUZZ_BUILD)/seeds.stamp: fuzz/mkseeds.sh fuzz/mkseeds.py $(BUILD)/mkcap \
+		| $(FUZZ_BUILD)
+	BUILD=$(BUILD) sh fuzz/mkseeds.sh $(FUZZ_BUILD)/seeds
+	touch $@
+
+$(FUZZ_BUILD):
+	mkdir -p $@
+
+# Each harness FUZZ_TIME seconds on its seeds and fuzz/regress/, after
+# replaying every saved crash; fails on any crash.
+fuzz-smoke: fuzz
+	FUZZ_TIME=$(FUZZ_TIME) sh fuzz/smoke.sh
+
+# The harnesses without libFuzzer, for replaying fuzz/regress/ in make check.
+REPLAY_BINS = $(FUZZ_NAMES:%=$(BUILD)/replay_%)
+
+$(BUILD)/replay_%: fuzz/fuzz_%.c fuzz/replay.c fuzz/harness.c fuzz/fuzzpat.c \
+		fuzz/harness.h fuzz/fuzzpat.h $(MODOBJS) | $(BUILD)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -I. -o $@ $< \
+		fuzz/replay.c fuzz/harness.c fuzz/fuzzpat.c $(MODOBJS) \
+		$(PKG_LIBS) $(LIBNET_LIBS) -lm
+
+fuzz-replay: $(REPLAY_BINS)
+	BUILD=$(BUILD) sh fuzz/replay.sh
+
+$(BUILD)/adversary: tests/adversary.c | $(BUILD)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
+
+clean: clean-fuzz
+clean-fuzz:
+	rm -f $(FUZZ_BINS)
+
+.PHONY: fuzz fuzz-smoke fuzz-replay clean-fuzz
+
+-include $(wildcard $(FUZZ_BUILD)/*.d)

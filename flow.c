@@ -407,11 +407,11 @@ unit_decide(struct unit *u, enum verdict v, bool invert)
 /*
  * Held packets come from size-classed free lists (powers of two from 256
  * bytes), so holding does not call malloc per packet once warm. Idle blocks
- * beyond HOLD_IDLE_MAX go back to libc.
+ * are kept up to the pool's own size (--hold-mem): memory held once is
+ * likely to be held again, and the total stays within the limit.
  */
 #define HOLD_CLASS_MIN_SHIFT 8
 #define HOLD_CLASSES 12		/* 256 B .. 512 KiB */
-#define HOLD_IDLE_MAX (16U * 1024 * 1024)
 
 struct held_pkt {
 	struct held_pkt *next;		/* in its unit */
@@ -462,7 +462,7 @@ block_free(struct hold *h, struct held_pkt *p)
 	size_t sz = class_size(p->cls);
 
 	h->bytes -= sz;
-	if (h->idle_bytes + sz <= HOLD_IDLE_MAX) {
+	if (h->idle_bytes + h->bytes + sz <= h->max_bytes) {
 		p->next = h->idle[p->cls];
 		h->idle[p->cls] = p;
 		h->idle_bytes += sz;
@@ -481,6 +481,21 @@ global_unlink(struct hold *h, struct held_pkt *p)
 		p->gnext->gprev = p->gprev;
 	else
 		h->gtail = p->gprev;
+}
+
+/* Gives idle blocks back to libc, so held and idle stay within the size. */
+static void
+idle_trim(struct hold *h)
+{
+	struct held_pkt *p;
+	int i;
+
+	for (i = 0; i < HOLD_CLASSES; i++)
+		while ((p = h->idle[i]) != NULL) {
+			h->idle[i] = p->next;
+			h->idle_bytes -= class_size(i);
+			free(p);
+		}
 }
 
 /* Drops the oldest held packet of any unit: it is its unit's first. */
@@ -531,7 +546,10 @@ hold_add(struct hold *h, struct unit *u, const struct pcap_rec *rec)
 	}
 	while (h->bytes + class_size(cls) > h->max_bytes && h->ghead != NULL)
 		drop_oldest(h);
-	if ((p = h->idle[cls]) != NULL) {
+	if ((p = h->idle[cls]) == NULL &&
+	    h->idle_bytes + h->bytes + class_size(cls) > h->max_bytes)
+		idle_trim(h);
+	if (p != NULL) {
 		h->idle[cls] = p->next;
 		h->idle_bytes -= class_size(cls);
 	} else if ((p = malloc(class_size(cls))) == NULL) {

@@ -27,6 +27,8 @@
 #define PCAPIO_BUF_SIZE (1024U * 1024)
 /* Output is gathered into a buffer of this size between write(2) calls. */
 #define PCAPIO_OUT_BUF_SIZE (1024U * 1024)
+/* Asked of a pipe on standard input (the default maximum is 1 MiB). */
+#define PCAPIO_PIPE_SIZE (1024 * 1024)
 /*
  * A header's snap length raises the largest record accepted above
  * PCAPIO_MAX_CAPLEN, but no further than this: a damaged header must not
@@ -1445,6 +1447,12 @@ pcapio_open(const char *path, struct stats *st, char *errbuf)
 	if (fstat(in->fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
 		in->base = lseek(in->fd, 0, SEEK_CUR);
 		in->regular = in->base >= 0;
+	} else if (S_ISFIFO(sb.st_mode)) {
+		/*
+		 * A bigger pipe means fewer, larger reads and fewer context
+		 * switches with the writer (tcpdump -w -); failure is harmless.
+		 */
+		(void)fcntl(in->fd, F_SETPIPE_SZ, PCAPIO_PIPE_SIZE);
 	}
 	in->cap = PCAPIO_BUF_SIZE;
 	if ((in->buf = malloc(in->cap)) == NULL) {
