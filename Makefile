@@ -94,6 +94,7 @@ check: $(BIN) $(CHECK_BINS) $(TOOL_BINS)
 		CK_TEST_DIR=tests ./$$t; done
 	@BUILD=$(BUILD) FLOWGREP=$(BIN) sh tests/e2e.sh
 	@BUILD=$(BUILD) FLOWGREP=$(BIN) sh tests/e2e_live.sh
+	@BUILD=$(BUILD) FLOWGREP=$(BIN) sh tests/e2e_watch.sh
 	@BUILD=$(BUILD) sh tests/diff_nids.sh
 
 install: $(BIN)

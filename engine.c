@@ -493,9 +493,13 @@ decide_flow(struct engine *e, struct flow *f, enum verdict v,
 	}
 }
 
-/* A unit that is not a flow: decided at once, with an empty payload. */
+/*
+ * A unit that is not a flow: decided at once, with an empty payload. bytes
+ * are its captured bytes, when known (a single packet).
+ */
 static void
-decide_alone(struct engine *e, struct unit *u, const struct pkt_view *v)
+decide_alone(struct engine *e, struct unit *u, const struct pkt_view *v,
+    uint64_t bytes)
 {
 	struct match_hit hit;
 	struct engine_report r;
@@ -523,6 +527,7 @@ decide_alone(struct engine *e, struct unit *u, const struct pkt_view *v)
 	r.hit = matched ? &hit : NULL;
 	r.pattern = matched ? match_set_pattern(e->cfg.ms, hit.pattern) : NULL;
 	r.packets = 1;
+	r.bytes = bytes;
 	e->cfg.report(e->cfg.ctx, &r);
 }
 
@@ -556,7 +561,7 @@ single_packet(struct engine *e, const struct pkt_view *v,
 	memset(&u, 0, sizeof(u));
 	u.serial = UNIT_SINGLE_REJECTED;	/* no bit: decided here, once */
 	e->cfg.st->single_units++;
-	decide_alone(e, &u, v);
+	decide_alone(e, &u, v, rec->caplen);
 	if (e->cfg.assign != NULL)
 		e->cfg.assign(e->cfg.ctx, u.selected ? UNIT_SINGLE_SELECTED :
 		    UNIT_SINGLE_REJECTED);
@@ -782,7 +787,7 @@ datagram_dropped(void *ctx, struct defrag_dgram *dg)
 		return;
 	/* Its fragments stand alone, in the shard of its addresses. */
 	if (view_in_shard(e, &dg->view))
-		decide_alone(e, u, &dg->view);
+		decide_alone(e, u, &dg->view, 0);
 	else {
 		e->cfg.st->shard_skipped++;
 		unit_decide(u, VERDICT_NOMATCH, false);
@@ -826,7 +831,7 @@ fragment(struct engine *e, const struct pkt_view *v,
 		keyed_packet(e, &whole, u, rec);
 	else {
 		if (view_in_shard(e, &whole))
-			decide_alone(e, u, &whole);
+			decide_alone(e, u, &whole, 0);
 		else {
 			e->cfg.st->shard_skipped++;
 			unit_decide(u, VERDICT_NOMATCH, false);

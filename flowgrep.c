@@ -46,26 +46,39 @@ on_stats_signal(int sig)
 	stats_requested = 1;
 }
 
+/* The signal mask to wait for input with: ours unblocked. */
+static sigset_t wait_mask;
+
 /*
- * SIGINT and SIGTERM without SA_RESTART, so a read blocked on a pipe returns
- * EINTR and the run ends cleanly: undecided flows are decided and output is
- * flushed. SIGUSR1 restarts whatever it interrupts.
+ * SIGINT, SIGTERM and SIGUSR1 are blocked except while pcapio waits for
+ * input (ppoll with wait_mask): a signal then never cuts a write to a pipe
+ * short, and a read blocked on a quiet pipe still wakes up for it.
  */
 static void
 catch_signals(void)
 {
 	struct sigaction sa;
+	sigset_t ours;
 
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
 	sa.sa_handler = on_stop_signal;
 	if (sigaction(SIGINT, &sa, NULL) == -1 ||
 	    sigaction(SIGTERM, &sa, NULL) == -1)
 		err(EXIT_TROUBLE, "sigaction");
 	sa.sa_handler = on_stats_signal;
-	sa.sa_flags = SA_RESTART;
 	if (sigaction(SIGUSR1, &sa, NULL) == -1)
 		err(EXIT_TROUBLE, "sigaction");
+	sigemptyset(&ours);
+	sigaddset(&ours, SIGINT);
+	sigaddset(&ours, SIGTERM);
+	sigaddset(&ours, SIGUSR1);
+	if (sigprocmask(SIG_BLOCK, &ours, &wait_mask) == -1)
+		err(EXIT_TROUBLE, "sigprocmask");
+	sigdelset(&wait_mask, SIGINT);
+	sigdelset(&wait_mask, SIGTERM);
+	sigdelset(&wait_mask, SIGUSR1);
 }
 
 /*
@@ -101,6 +114,7 @@ struct run {
 	struct stats log_st;	/* the log engine's own counters, unused */
 	uint64_t next_progress;
 	bool progress;
+	bool hold;		/* stream input: held packets in the statistics */
 	uint64_t total_bytes;
 	struct timespec started;
 };
@@ -448,6 +462,16 @@ print_stats(struct run *run, bool hold)
 	fflush(stderr);
 }
 
+/* SIGUSR1 arrived while waiting for input: the statistics so far. */
+static void
+wake_for_stats(void *ctx)
+{
+	struct run *run = ctx;
+
+	stats_requested = 0;
+	print_stats(run, run->hold);
+}
+
 static uint64_t
 monotonic_ns(void)
 {
@@ -608,8 +632,10 @@ main(int argc, char **argv)
 	open_log_engine(&run, &cfg);
 	drop_privileges(&opt);
 
+	run.hold = cfg.hold;
 	catch_signals();
-	pcapio_set_interrupt(run.in, &stop_requested);
+	pcapio_set_signals(run.in, &wait_mask, &stop_requested,
+	    &stats_requested, wake_for_stats, &run);
 	if (!opt.quiet && isatty(STDERR_FILENO) && pcapio_rewindable(run.in)) {
 		struct stat sb;
 
@@ -640,6 +666,8 @@ main(int argc, char **argv)
 		trouble = true;
 	}
 	engine_finish(e);
+	/* Pass 2 reads what pass 1 read, whatever signal came. */
+	pcapio_set_signals(run.in, NULL, NULL, NULL, NULL, NULL);
 	if (two_pass && output_selected(&run, e, records) == -1)
 		trouble = true;
 	if (run.log_engine != NULL) {
@@ -667,9 +695,10 @@ main(int argc, char **argv)
 	trouble |= run.log_failed || run.kill_failed;
 	if (fflush(stdout) == EOF)
 		trouble = true;
-	if (!opt.quiet)
+	/* An explicit --stats-json wins over -q. */
+	if (!opt.quiet || opt.stats_json)
 		print_stats(&run, cfg.hold);
-	if (run.st.packets_dropped > 0)
+	if (run.st.packets_dropped > 0 && !opt.stats_json && !opt.json)
 		warnx("warning: %" PRIu64 " held packets dropped: raise "
 		    "--hold-mem", run.st.packets_dropped);
 	flowlog_close(run.log);

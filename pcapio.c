@@ -124,6 +124,12 @@ struct pcapio_in {
 
 	/* Set by a signal handler: stop reading. */
 	const volatile sig_atomic_t *interrupt;
+	bool stopped;		/* a stop signal ended the input */
+	/* Signals: taken only while waiting for input (pcapio_set_signals). */
+	const sigset_t *wait_mask;
+	const volatile sig_atomic_t *wake;
+	void (*wake_fn)(void *);
+	void *wake_ctx;
 
 	/* Live capture: libpcap reads the device; NULL for files. */
 	pcap_t *pcap;
@@ -224,6 +230,56 @@ in_offset(const struct pcapio_in *in, size_t rel)
 }
 
 /*
+ * With pcapio_set_signals, the caller's signals are blocked except while
+ * waiting here: a signal then never interrupts a write half-way. Returns -1
+ * when a signal was taken (after ending the input for a stop, or calling
+ * the wake function), 0 when the fd is ready.
+ */
+static bool
+in_signalled(struct pcapio_in *in)
+{
+	bool any = false;
+
+	if (in->interrupt != NULL && *in->interrupt) {
+		in->eof = true;
+		in->stopped = true;
+		any = true;
+	}
+	if (in->wake != NULL && *in->wake && in->wake_fn != NULL) {
+		in->wake_fn(in->wake_ctx);
+		any = true;
+	}
+	return any;
+}
+
+static int
+in_wait(struct pcapio_in *in)
+{
+	struct pollfd pfd;
+	sigset_t old;
+
+	if (in->wait_mask == NULL)
+		return 0;
+	/*
+	 * ppoll does not deliver a pending signal when the input is ready at
+	 * once (a regular file always is): open the mask for a moment first.
+	 */
+	if (sigprocmask(SIG_SETMASK, in->wait_mask, &old) == 0)
+		(void)sigprocmask(SIG_SETMASK, &old, NULL);
+	if (in_signalled(in))
+		return -1;
+	if (in->regular)
+		return 0;
+	pfd.fd = in->fd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	if (ppoll(&pfd, 1, NULL, in->wait_mask) >= 0 || errno != EINTR)
+		return 0;
+	in_signalled(in);
+	return -1;
+}
+
+/*
  * Makes n bytes available at buf + start, reading as much as the buffer
  * holds per read(2) and retrying short reads and EINTR. Returns the bytes
  * available, fewer than n only at the end of the input, or -1 with errno set
@@ -258,7 +314,11 @@ in_fill(struct pcapio_in *in, size_t n)
 		in->cap = ncap;
 	}
 	while (in->end - in->start < n && !in->eof) {
-		ssize_t r = read(in->fd, in->buf + in->end, in->cap - in->end);
+		ssize_t r;
+
+		if (in_wait(in) == -1)
+			continue;	/* a signal was taken: look again */
+		r = read(in->fd, in->buf + in->end, in->cap - in->end);
 
 		if (r < 0) {
 			if (errno != EINTR)
@@ -1376,7 +1436,16 @@ live_next(struct pcapio_in *in, struct pcap_rec *rec, char *errbuf)
 		pfd.fd = in->fd;
 		pfd.events = POLLIN;
 		pfd.revents = 0;
-		r = poll(&pfd, 1, (int)left);
+		if (in->wait_mask != NULL) {
+			struct timespec ts = { left / 1000,
+			    (left % 1000) * 1000000 };
+
+			r = ppoll(&pfd, 1, &ts, in->wait_mask);
+		} else
+			r = poll(&pfd, 1, (int)left);
+		if (r < 0 && errno == EINTR && in->wake != NULL && *in->wake &&
+		    in->wake_fn != NULL)
+			in->wake_fn(in->wake_ctx);
 		if (r < 0 && errno != EINTR) {
 			in_error(in, errbuf, "%s: poll: %s", in->device,
 			    strerror(errno));
@@ -1589,17 +1658,39 @@ pcapio_set_interrupt(struct pcapio_in *in, const volatile sig_atomic_t *flag)
 	in->interrupt = flag;
 }
 
+void
+pcapio_set_signals(struct pcapio_in *in, const sigset_t *wait_mask,
+    const volatile sig_atomic_t *stop, const volatile sig_atomic_t *wake,
+    void (*wake_fn)(void *), void *ctx)
+{
+	in->wait_mask = wait_mask;
+	in->interrupt = stop;
+	in->wake = wake;
+	in->wake_fn = wake_fn;
+	in->wake_ctx = ctx;
+}
+
 int
 pcapio_next(struct pcapio_in *in, struct pcap_rec *rec, char *errbuf)
 {
+	int r;
+
+	if (in->stopped)
+		return 0;
 	if (in->failed) {
 		snprintf(errbuf, PCAPIO_ERRBUF_SIZE, "%s", in->err);
 		return -1;
 	}
 	if (in->pcap != NULL)
 		return live_next(in, rec, errbuf);
-	return in->ng ? ng_next_rec(in, rec, errbuf) :
+	r = in->ng ? ng_next_rec(in, rec, errbuf) :
 	    pcap_next_rec(in, rec, errbuf);
+	/* Stopped half-way through a record: that is the end, not damage. */
+	if (r == -1 && in->stopped) {
+		in->failed = false;
+		return 0;
+	}
+	return r;
 }
 
 int
@@ -1621,6 +1712,7 @@ pcapio_rewind(struct pcapio_in *in, char *errbuf)
 	in->recno = 0;
 	in->index = 0;
 	in->failed = false;
+	in->stopped = false;
 	return 0;
 }
 

@@ -117,6 +117,17 @@ int pcapio_next(struct pcapio_in *in, struct pcap_rec *rec, char *errbuf);
 void pcapio_set_interrupt(struct pcapio_in *in,
     const volatile sig_atomic_t *flag);
 
+/*
+ * The caller blocks its signals and gives the mask to wait for input with
+ * (ppoll): a signal is then taken only while pcapio waits, never in the
+ * middle of a write elsewhere. A signal with *stop set ends the input as at
+ * its end; with *wake set, wake_fn(ctx) runs (e.g. printing statistics) and
+ * reading goes on. wait_mask must stay valid while the input is read.
+ */
+void pcapio_set_signals(struct pcapio_in *in, const sigset_t *wait_mask,
+    const volatile sig_atomic_t *stop, const volatile sig_atomic_t *wake,
+    void (*wake_fn)(void *), void *ctx);
+
 /* Goes back to the first record for a second pass. Returns -1 on failure. */
 int pcapio_rewind(struct pcapio_in *in, char *errbuf);
 
