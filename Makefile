@@ -95,6 +95,7 @@ check: $(BIN) $(CHECK_BINS) $(TOOL_BINS)
 	@BUILD=$(BUILD) FLOWGREP=$(BIN) sh tests/e2e.sh
 	@BUILD=$(BUILD) FLOWGREP=$(BIN) sh tests/e2e_live.sh
 	@BUILD=$(BUILD) FLOWGREP=$(BIN) sh tests/e2e_watch.sh
+	@BUILD=$(BUILD) FLOWGREP=$(BIN) sh tests/e2e_shard.sh
 	@BUILD=$(BUILD) sh tests/diff_nids.sh
 
 install: $(BIN)

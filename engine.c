@@ -410,6 +410,20 @@ fnv1a(uint64_t h, const uint8_t *p, size_t n)
 	return h;
 }
 
+/*
+ * murmur3's finaliser: FNV-1a's low bits depend only on the low bits of each
+ * byte, so without it every even address would fall in one of two shards.
+ */
+static uint64_t
+fmix64(uint64_t k)
+{
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdULL;
+	k ^= k >> 33;
+	k *= 0xc4ceb9fe1a85ec53ULL;
+	return k ^ (k >> 33);
+}
+
 uint64_t
 engine_flow_hash(const struct pkt_view *v)
 {
@@ -436,7 +450,7 @@ engine_flow_hash(const struct pkt_view *v)
 	tail[3] = (uint8_t)v->vlan[0];
 	tail[4] = (uint8_t)(v->vlan[1] >> 8);
 	tail[5] = (uint8_t)v->vlan[1];
-	return fnv1a(h, tail, sizeof(tail));
+	return fmix64(fnv1a(h, tail, sizeof(tail)));
 }
 
 /* Whether v's flow is this shard's; the hash is computed only if sharding. */
@@ -451,8 +465,8 @@ view_in_shard(const struct engine *e, const struct pkt_view *v)
 static bool
 bytes_in_shard(const struct engine *e, const struct pcap_rec *rec)
 {
-	return e->cfg.shard_count <= 1 || fnv1a(FNV_OFFSET, rec->data,
-	    rec->caplen) % e->cfg.shard_count == e->cfg.shard_index;
+	return e->cfg.shard_count <= 1 || fmix64(fnv1a(FNV_OFFSET, rec->data,
+	    rec->caplen)) % e->cfg.shard_count == e->cfg.shard_index;
 }
 
 /* ---- verdicts ---- */

@@ -1,4 +1,5 @@
 /* options.c: flowgrep's command line, parsed and checked before any packet. */
+#include <ctype.h>
 #include <err.h>
 #include <errno.h>
 #include <getopt.h>
@@ -176,14 +177,16 @@ parse_shard(struct options *o, const char *s)
 	unsigned long k, n;
 	char *end;
 
+	/* Digits only: strtoul would also take spaces and signs. */
 	errno = 0;
+	if (!isdigit((unsigned char)*s))
+		goto bad;
 	k = strtoul(s, &end, 10);
-	if (end == s || *end != '/' || *s == '-')
+	if (*end != '/' || !isdigit((unsigned char)end[1]))
 		goto bad;
 	s = end + 1;
 	n = strtoul(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || *s == '-' || n == 0 ||
-	    n > UINT32_MAX || k >= n)
+	if (errno != 0 || *end != '\0' || n == 0 || n > UINT32_MAX || k >= n)
 		goto bad;
 	o->shard_index = (uint32_t)k;
 	o->shard_count = (uint32_t)n;

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs the Debian 12 packages flowgrep needs to build and test.
 set -eu
-pkgs="build-essential pkg-config libpcap-dev libpcre2-dev libnet1-dev check iproute2 jq
+pkgs="build-essential pkg-config libpcap-dev libpcre2-dev libnet1-dev check iproute2 jq parallel
 libnids-dev libglib2.0-dev tcpdump tshark python3"
 missing=""
 for p in $pkgs; do
