@@ -6,7 +6,7 @@ BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 VERSION = 1.0.0
 
-PKGS = libpcap libpcre2-8
+PKGS = libpcap libpcre2-8 libhs
 CFLAGS ?= -O2 -g
 WARN = -std=c11 -Wall -Wextra -Wstrict-prototypes -Wshadow -Wpointer-arith \
 	-Wmissing-prototypes

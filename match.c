@@ -1,6 +1,9 @@
-/* match.c: PCRE2 pattern sets, matched across the calls that feed a stream. */
+/* match.c: streaming pattern sets: Vectorscan finds, PCRE2 decides. */
 #define PCRE2_CODE_UNIT_WIDTH 8
 
+#include <dlfcn.h>
+#include <hs.h>
+#include <limits.h>
 #include <pcre2.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,9 +13,28 @@
 #include "match.h"
 
 /*
- * Every feed runs every pattern of its direction, so the set is bounded; far
- * fewer patterns already make matching slow, the cap only keeps the index an
- * int and the arrays sane.
+ * PCRE2 is the semantics; Vectorscan only finds candidates fast. Each
+ * pattern Vectorscan can parse is reduced to its core: trailing optional
+ * atoms are dropped and a trailing {n,} or + becomes {n}, so that the core
+ * matches at exactly the starts the pattern does, ending at the first point
+ * where some match of the pattern from that start is complete (every match
+ * of the pattern has a core match as its prefix, and every core match is a
+ * match). Vectorscan streams the cores of the set, one stream per
+ * direction; a core match ending in a feed means the pattern's first
+ * complete match ends in this feed too, so PCRE2 confirms it there over the
+ * stream's last bytes (the tail: the core's maximum width and the context
+ * its lookbehinds inspect) and the feed, and picks start and length exactly
+ * as the PCRE2 path would. Vectorscan may report more than PCRE2 matches
+ * (it is then only slower), never less for the patterns admitted: those it
+ * compiles without assertions at the end of data, whose core is bounded by
+ * the window and MATCH_TAIL_MAX, with ^ or \A only at the very start, and
+ * no $ or (?m). The rest run on PCRE2 as before.
+ */
+
+/*
+ * Every feed runs every PCRE2 pattern of its direction, so the set is
+ * bounded; far fewer patterns already make PCRE2 alone slow, the cap only
+ * keeps the index an int and the arrays sane.
  */
 #define MATCH_PATTERNS_MAX 65536
 
@@ -55,11 +77,80 @@
 #define MATCH_JIT_STACK_MIN (32 * 1024)
 #define MATCH_JIT_STACK_MAX (1024 * 1024)
 
+/*
+ * Vectorscan limits. A direction's tail is at most MATCH_TAIL_MAX bytes (a
+ * pattern whose core needs more stays on PCRE2), and the streams and tails
+ * of all directions at most MATCH_STREAMS_MEM_MAX bytes: a direction that
+ * would pass the cap is matched by PCRE2 alone, exactly but slower, and
+ * counted in streams_refused. A database that fails to compile loses the
+ * expression Vectorscan names and is compiled again, at most
+ * MATCH_HS_RETRIES times; then the whole set runs on PCRE2.
+ */
+#define MATCH_TAIL_MAX 4096U
+#define MATCH_STREAMS_MEM_MAX (32U * 1024 * 1024)
+#define MATCH_HS_RETRIES 16
+
+/*
+ * Without a complete match, a partial match is a proper prefix of a core
+ * match (see scan_partial()), so it starts less than the core's width
+ * before the end; $, \b and \Z may look at up to two characters past the
+ * last one matched, and get them as slack.
+ */
+#define MATCH_PARTIAL_SLACK 2
+
+/*
+ * The patterns a PCRE2 scan runs, as lists of indexes, so that a scan of
+ * few patterns in a large set costs nothing for the rest.
+ */
+enum list {
+	LIST_ALL_CLIENT,	/* every pattern of the client stream */
+	LIST_ALL_SERVER,
+	LIST_SLOW_CLIENT,	/* ... those PCRE2 runs beside Vectorscan */
+	LIST_SLOW_SERVER,
+	LIST_ALL,		/* every pattern, for datagrams */
+	LIST_SLOW,		/* ... those not in the database */
+	NLISTS
+};
+
+/*
+ * The Vectorscan runtime calls a set makes: the library's own, which pick
+ * an implementation for the processor, or those of its AVX2 implementation
+ * (see hs_runtime()).
+ */
+struct hs_api {
+	hs_error_t (*open)(const hs_database_t *, unsigned int,
+	    hs_stream_t **);
+	hs_error_t (*scan)(hs_stream_t *, const char *, unsigned int,
+	    unsigned int, hs_scratch_t *, match_event_handler, void *);
+	hs_error_t (*close)(hs_stream_t *, hs_scratch_t *,
+	    match_event_handler, void *);
+	hs_error_t (*reset)(hs_stream_t *, unsigned int, hs_scratch_t *,
+	    match_event_handler, void *);
+};
+
+/* How a direction is matched, chosen at its first data. */
+enum {
+	PATH_NONE,		/* no data yet */
+	PATH_HYBRID,		/* Vectorscan, and PCRE2 for the rest */
+	PATH_PCRE2		/* PCRE2 for every pattern */
+};
+
 struct match_pat {
 	pcre2_code *code;
 	char *text;		/* NUL-terminated copy of the pattern */
+	size_t len;
 	unsigned dirs;		/* MATCH_CLIENT | MATCH_SERVER */
 	uint32_t context;	/* bytes before a match start it may inspect */
+	bool caseless;
+	bool analysed;		/* the fields below are set */
+	bool anchored;		/* starts with ^ */
+	bool fast_dgram;	/* in the Vectorscan database */
+	bool fast;		/* ... and run by it for streams too */
+	uint32_t width;		/* its core's maximum width */
+	uint32_t tail;		/* that and its context */
+	uint32_t pbound;	/* partial matches start this near the end */
+	char *core;		/* its core for Vectorscan, or NULL */
+	size_t pstart;		/* scratch: its partial search start */
 };
 
 struct match_set {
@@ -75,6 +166,44 @@ struct match_set {
 	pcre2_match_context *mctx;
 	pcre2_jit_stack *jit_stack;
 	struct stats *st;
+
+	enum match_engine engine;
+	bool prepared;
+	bool streams_off;	/* limits changed late: no new streams */
+	bool has_fast[2];	/* per direction: a pattern on Vectorscan */
+	bool has_slow[2];	/* ... and some on PCRE2 */
+	uint32_t context_slow[2]; /* context of the PCRE2 patterns alone */
+	uint32_t core_need[2];	/* widest core of its fast patterns */
+	uint32_t tail_need[2];	/* its tail: that and their context */
+	int nfast, nfast_dgram;
+	struct hs_api api;
+	hs_database_t *db;
+	hs_scratch_t *scratch;
+	hs_stream_t *dg_stream;	/* reset after every datagram */
+	size_t stream_size;
+	size_t db_size, scratch_size;
+
+	/* Patterns Vectorscan reported in one scan, each once. */
+	int *rep;
+	int nrep;
+	int rep_cap;		/* patterns when the database was built */
+	uint32_t *seen;		/* seen[i] == gen: i is in rep */
+	uint32_t gen;
+
+	int *lists[NLISTS];	/* count indexes each, NULL: not built */
+	int nlist[NLISTS];
+
+	/*
+	 * Tail and feed side by side, for confirming; given back after use
+	 * when above MATCH_BUF_SHRINK (reports are rare, feeds are small).
+	 */
+	uint8_t *cbuf;
+	size_t cbuf_cap;
+
+	/* The streams' memory. */
+	uint64_t streams_opened, streams_refused;
+	uint32_t streams_live, streams_peak;
+	size_t bytes_live, bytes_peak;
 };
 
 /*
@@ -88,11 +217,20 @@ struct match_scan {
 	size_t start;		/* where matches may start */
 	uint32_t opts;		/* pcre2_match options */
 	uint32_t window;	/* longest match accepted; 0: any */
+	bool want_partial;	/* partial match wanted if none complete */
 	int pattern;		/* pattern of the best match, or -1 */
 	size_t ms, me;		/* its start and end in subj */
 	bool partial;
 	size_t ps;		/* start of the earliest partial match */
 	bool overflow;		/* a match was refused for the window */
+};
+
+/* What a Vectorscan callback needs to know of the scan it serves. */
+struct hs_ctx {
+	struct match_set *ms;
+	unsigned mask;		/* directions of the stream */
+	bool after_gap;		/* anchored patterns cannot match */
+	bool datagram;
 };
 
 static unsigned
@@ -142,6 +280,12 @@ static bool
 is_letter(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static bool
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
 }
 
 /*
@@ -222,15 +366,453 @@ pattern_context(const pcre2_code *code, const char *text, size_t len)
 	return ctx > MATCH_CONTEXT_MAX ? MATCH_CONTEXT_MAX : (uint32_t)ctx;
 }
 
+
+/* ---- the Vectorscan form of a pattern ---- */
+
+/* A top-level atom of a pattern and its quantifier, for cutting the core. */
+struct form_atom {
+	size_t start;		/* in the form's text */
+	size_t qstart;		/* start of its quantifier (end: none) */
+	size_t end;
+	unsigned long qmin;	/* the quantifier's minimum */
+	bool cuttable;		/* not (?i), ^ or $ */
+};
+
+/*
+ * The pattern as Vectorscan reads it (raw NUL bytes, which its
+ * NUL-terminated API cannot take, become \x00), its top-level atoms, and
+ * what keeps it off Vectorscan although its width is known.
+ */
+struct form {
+	char *text;
+	size_t len;
+	struct form_atom *atoms;
+	size_t natoms;
+	bool top_alt;		/* | outside every group */
+	bool anchored;		/* starts with ^ */
+	bool inexact;		/* $, another ^, or (?m): PCRE2 only */
+};
+
+static bool
+is_hex(char c)
+{
+	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/*
+ * Length of the escape at p[i] (a backslash), or 0 when the pattern is not
+ * put into a form: back references, \A after the start, \G, \K, \z, \Z,
+ * \Q...\E, \E, Unicode properties (\p, \P: the property tables of the two
+ * libraries need not agree), and the escapes Vectorscan does not know (\N,
+ * \R, \X). Every escape admitted reads the same byte by byte in both, as
+ * tests/check_match.c checks.
+ */
+static size_t
+escape_len(const char *p, size_t len, size_t i)
+{
+	size_t j = i + 2;
+	char c;
+
+	if (i + 1 >= len)
+		return 0;
+	c = p[i + 1];
+	switch (c) {
+	case 'x':
+	case 'o':
+		if (j < len && p[j] == '{') {
+			while (j < len && p[j] != '}')
+				j++;
+			return j < len ? j + 1 - i : 0;
+		}
+		if (c == 'o')
+			return 0;
+		while (j < len && j < i + 4 && is_hex(p[j]))
+			j++;
+		return j - i;
+	case 'c':
+		return j < len ? j + 1 - i : 0;
+	case '0':
+		while (j < len && j < i + 4 && p[j] >= '0' && p[j] <= '7')
+			j++;
+		return j - i;
+	case '\0':
+		return 2;
+	default:
+		break;
+	}
+	if (is_digit(c) || strchr("AEGKNPQRXZgkpz", c) != NULL)
+		return 0;
+	return 2;
+}
+
+/*
+ * Length of the class at p[i] (its '['), or 0 when it is not understood.
+ * A ']' first (after any '^') is a literal; [:name:] and friends nest.
+ */
+static size_t
+class_len(const char *p, size_t len, size_t i)
+{
+	size_t j = i + 1, k;
+
+	if (j < len && p[j] == '^')
+		j++;
+	if (j < len && p[j] == ']')
+		j++;
+	while (j < len) {
+		if (p[j] == ']')
+			return j + 1 - i;
+		if (p[j] == '\\') {
+			if (j + 1 < len && p[j + 1] != '\0' &&
+			    strchr("EPQpN", p[j + 1]) != NULL)
+				return 0;
+			j += 2;
+			continue;
+		}
+		if (p[j] == '[' && j + 1 < len && strchr(":.=", p[j + 1]) !=
+		    NULL && p[j + 1] != '\0') {
+			for (k = j + 2; k + 1 < len; k++)
+				if (p[k] == p[j + 1] && p[k + 1] == ']')
+					break;
+			if (k + 1 >= len)
+				return 0;
+			j = k + 2;
+			continue;
+		}
+		j++;
+	}
+	return 0;
+}
+
+/*
+ * Length of the quantifier at p[i], 0 if there is none, with its minimum.
+ * Sets *bad for a '{' that is no quantifier: PCRE2 takes it literally,
+ * and releases have changed their minds about which ones ({,3}).
+ */
+static size_t
+quant_len(const char *p, size_t len, size_t i, unsigned long *min, bool *bad)
+{
+	size_t j;
+
+	*bad = false;
+	*min = 0;
+	if (i >= len)
+		return 0;
+	if (p[i] == '*' || p[i] == '?' || p[i] == '+') {
+		*min = p[i] == '+';
+		j = i + 1;
+	} else if (p[i] == '{') {
+		j = i + 1;
+		if (j >= len || !is_digit(p[j])) {
+			*bad = true;
+			return 0;
+		}
+		for (; j < len && is_digit(p[j]); j++)
+			if (*min < 1000000)
+				*min = *min * 10 + (unsigned long)(p[j] - '0');
+		if (j < len && p[j] == ',')
+			for (j++; j < len && is_digit(p[j]); j++)
+				;
+		if (j >= len || p[j] != '}') {
+			*bad = true;
+			return 0;
+		}
+		j++;
+	} else {
+		return 0;
+	}
+	if (j < len && (p[j] == '?' || p[j] == '+'))
+		j++;
+	return j - i;
+}
+
+/*
+ * Copies n pattern bytes, raw NUL (escaped or not) as \x00; returns the
+ * bytes written.
+ */
+static size_t
+copy_form(char *o, const char *p, size_t n)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] == '\\' && i + 1 < n && p[i + 1] == '\0')
+			i++;
+		if (p[i] == '\0') {
+			memcpy(o + k, "\\x00", 4);
+			k += 4;
+		} else {
+			if (p[i] == '\\' && i + 1 < n)
+				o[k++] = p[i++];
+			o[k++] = p[i];
+		}
+	}
+	return k;
+}
+
+static void
+form_free(struct form *f)
+{
+	free(f->text);
+	free(f->atoms);
+	f->text = NULL;
+	f->atoms = NULL;
+}
+
+/*
+ * Puts the pattern into a form, or returns -1 (out of memory, or syntax
+ * this reading does not follow: such a pattern runs on PCRE2). It reads
+ * only enough to find top-level atoms and anything whose meaning Vectorscan
+ * and PCRE2 may not share; Vectorscan's own parser judges the rest.
+ */
+static int
+form_parse(const char *p, size_t len, struct form *f)
+{
+	size_t i = 0, o = 0, n, k, astart, gstart = 0, qstart;
+	unsigned long qmin;
+	struct form_atom *a;
+	int depth = 0;
+	bool bad, cuttable;
+
+	memset(f, 0, sizeof(*f));
+	if ((f->text = malloc(len * 4 + 1)) == NULL ||
+	    (f->atoms = calloc(len + 1, sizeof(*f->atoms))) == NULL)
+		goto fail;
+	if (len >= 1 && p[0] == '^') {
+		f->anchored = true;
+		f->text[o++] = '^';
+		i = 1;
+	} else if (len >= 2 && p[0] == '\\' && p[1] == 'A') {
+		/*
+		 * PCRE2_NOTBOL leaves \A alone, so after a gap it matches at
+		 * the start of the bytes that follow, as it does at the start
+		 * of Vectorscan's new stream: not anchored in our sense.
+		 */
+		memcpy(f->text, "\\A", 2);
+		o = i = 2;
+	}
+	while (i < len) {
+		astart = o;
+		cuttable = true;
+		switch (p[i]) {
+		case '\\':
+			if ((n = escape_len(p, len, i)) == 0)
+				goto fail;
+			o += copy_form(f->text + o, p + i, n);
+			i += n;
+			break;
+		case '[':
+			if ((n = class_len(p, len, i)) == 0)
+				goto fail;
+			o += copy_form(f->text + o, p + i, n);
+			i += n;
+			break;
+		case '(':
+			n = 1;
+			if (i + 1 < len && p[i + 1] == '*')
+				goto fail;
+			if (i + 1 < len && p[i + 1] == '?') {
+				/* Option letters whose reading is shared. */
+				for (k = i + 2; k < len && p[k] != '\0' &&
+				    strchr("ims-", p[k]) != NULL; k++)
+					if (p[k] == 'm')
+						f->inexact = true;
+				if (k >= len || (p[k] != ')' && p[k] != ':'))
+					goto fail;
+				n = k + 1 - i;
+				if (p[k] == ')') {
+					memcpy(f->text + o, p + i, n);
+					o += n;
+					i += n;
+					cuttable = false;
+					break;
+				}
+			}
+			if (depth == 0)
+				gstart = o;
+			depth++;
+			memcpy(f->text + o, p + i, n);
+			o += n;
+			i += n;
+			continue;
+		case ')':
+			if (depth == 0)
+				goto fail;
+			depth--;
+			f->text[o++] = p[i++];
+			astart = gstart;
+			break;
+		case '|':
+			if (depth == 0)
+				f->top_alt = true;
+			f->text[o++] = p[i++];
+			continue;
+		case '^':
+		case '$':
+			f->inexact = true;
+			cuttable = false;
+			f->text[o++] = p[i++];
+			break;
+		case '{':
+		case '*':
+		case '+':
+		case '?':
+			goto fail;
+		default:
+			o += copy_form(f->text + o, p + i, 1);
+			i++;
+			break;
+		}
+		qstart = o;
+		n = quant_len(p, len, i, &qmin, &bad);
+		if (bad)
+			goto fail;
+		memcpy(f->text + o, p + i, n);
+		o += n;
+		i += n;
+		if (depth == 0) {
+			a = &f->atoms[f->natoms++];
+			a->start = astart;
+			a->qstart = qstart;
+			a->end = o;
+			a->qmin = n > 0 ? qmin : 1;
+			a->cuttable = cuttable && n > 0;
+		}
+	}
+	if (depth != 0)
+		goto fail;
+	f->text[o] = '\0';
+	f->len = o;
+	return 0;
+
+fail:
+	form_free(f);
+	return -1;
+}
+
+/*
+ * The core of a form (see the top of this file), NUL-terminated, to be
+ * freed by the caller; NULL when out of memory. Trailing atoms whose
+ * quantifier allows none are dropped, and the last one that must appear is
+ * cut to its minimum; with a top-level alternation, or when nothing would
+ * be left, the core is the whole form.
+ */
+static char *
+form_core(const struct form *f)
+{
+	size_t end = f->len, k = f->natoms;
+	unsigned long keep = 1;
+	const struct form_atom *a;
+	char *core;
+
+	while (!f->top_alt && k > 0) {
+		a = &f->atoms[k - 1];
+		if (!a->cuttable)
+			break;
+		if (a->qmin == 0) {
+			end = a->start;
+			k--;
+			continue;
+		}
+		end = a->qstart;
+		keep = a->qmin;
+		break;
+	}
+	if (k == 0) {
+		end = f->len;
+		keep = 1;
+	}
+	if ((core = malloc(end + 24)) == NULL)
+		return NULL;
+	memcpy(core, f->text, end);
+	if (keep > 1)
+		end += (size_t)snprintf(core + end, 24, "{%lu}", keep);
+	core[end] = '\0';
+	return core;
+}
+
+/*
+ * Works out how pattern p can be run: the bound on where a partial match
+ * may start, and whether Vectorscan may find it (then its core and tail).
+ */
+static void
+pattern_analyse(struct match_set *ms, struct match_pat *p)
+{
+	unsigned flags = p->caseless ? HS_FLAG_CASELESS : 0, behind = 0;
+	hs_expr_info_t *ri = NULL, *ci = NULL;
+	hs_compile_error_t *err = NULL;
+	uint32_t opts = 0, nl = 0;
+	bool multiline = false;
+	char *core = NULL;
+	struct form f;
+
+	p->analysed = true;
+	p->pbound = UINT32_MAX;
+	p->fast = p->fast_dgram = false;
+	if (ms->engine == MATCH_ENGINE_PCRE2_PARTIAL)
+		return;
+	if (form_parse(p->text, p->len, &f) != 0)
+		return;
+	if ((core = form_core(&f)) == NULL)
+		goto out;
+	if (hs_expression_info(core, flags, &ci, &err) != HS_SUCCESS) {
+		hs_free_compile_error(err);
+		ci = NULL;
+		goto out;
+	}
+	if (ci->max_width < UINT32_MAX - MATCH_PARTIAL_SLACK)
+		p->pbound = ci->max_width + MATCH_PARTIAL_SLACK;
+
+	if (ms->engine != MATCH_ENGINE_VECTORSCAN || f.inexact ||
+	    (f.anchored && f.top_alt))
+		goto out;
+	scan_text(p->text, p->len, &behind, &multiline);
+	(void)pcre2_pattern_info(p->code, PCRE2_INFO_ALLOPTIONS, &opts);
+	(void)pcre2_pattern_info(p->code, PCRE2_INFO_NEWLINE, &nl);
+	if (multiline || (opts & PCRE2_MULTILINE) != 0 ||
+	    nl != PCRE2_NEWLINE_LF)
+		goto out;
+	if (hs_expression_info(f.text, flags, &ri, &err) != HS_SUCCESS) {
+		hs_free_compile_error(err);
+		ri = NULL;
+		goto out;
+	}
+	/*
+	 * Matches at the end of data (a trailing \b) come from Vectorscan only
+	 * when the stream is closed, and PCRE2 finds them at the end of the
+	 * data so far; a pattern matching "" is decided by match_empty().
+	 */
+	if (ri->min_width == 0 || ri->unordered_matches ||
+	    ri->matches_at_eod || ci->unordered_matches || ci->matches_at_eod)
+		goto out;
+	p->anchored = f.anchored;
+	p->core = core;
+	core = NULL;
+	p->fast_dgram = true;
+	p->width = ci->max_width < UINT32_MAX - MATCH_CONTEXT_MAX ?
+	    ci->max_width : UINT32_MAX - MATCH_CONTEXT_MAX;
+	p->tail = p->width + p->context;
+out:
+	free(ri);
+	free(ci);
+	free(core);
+	form_free(&f);
+}
+
+/* ---- the set ---- */
+
 struct match_set *
 match_set_new(void)
 {
 	struct match_set *ms;
+	const char *env;
 
 	if ((ms = calloc(1, sizeof(*ms))) == NULL)
 		return NULL;
 	ms->empty = -1;
 	ms->window = MATCH_WINDOW_DEFAULT;
+	env = getenv("FLOWGREP_NO_VECTORSCAN");
+	ms->engine = env != NULL && *env != '\0' && strcmp(env, "0") != 0 ?
+	    MATCH_ENGINE_PCRE2 : MATCH_ENGINE_VECTORSCAN;
 	ms->mdata = pcre2_match_data_create(1, NULL);
 	ms->mctx = pcre2_match_context_create(NULL);
 	if (ms->mdata == NULL || ms->mctx == NULL) {
@@ -245,6 +827,24 @@ match_set_new(void)
 	return ms;
 }
 
+/* Drops the Vectorscan database: every pattern runs on PCRE2. */
+static void
+hs_teardown(struct match_set *ms)
+{
+	int i;
+
+	if (ms->dg_stream != NULL)
+		(void)ms->api.close(ms->dg_stream, NULL, NULL, NULL);
+	(void)hs_free_scratch(ms->scratch);
+	(void)hs_free_database(ms->db);
+	ms->dg_stream = NULL;
+	ms->scratch = NULL;
+	ms->db = NULL;
+	ms->stream_size = ms->db_size = ms->scratch_size = 0;
+	for (i = 0; i < ms->count; i++)
+		ms->pats[i].fast = ms->pats[i].fast_dgram = false;
+}
+
 void
 match_set_free(struct match_set *ms)
 {
@@ -252,21 +852,338 @@ match_set_free(struct match_set *ms)
 
 	if (ms == NULL)
 		return;
+	hs_teardown(ms);
 	for (i = 0; i < ms->count; i++) {
 		pcre2_code_free(ms->pats[i].code);
 		free(ms->pats[i].text);
+		free(ms->pats[i].core);
 	}
 	free(ms->pats);
+	for (i = 0; i < NLISTS; i++)
+		free(ms->lists[i]);
+	free(ms->rep);
+	free(ms->seen);
+	free(ms->cbuf);
 	pcre2_match_data_free(ms->mdata);
 	pcre2_match_context_free(ms->mctx);
 	pcre2_jit_stack_free(ms->jit_stack);
 	free(ms);
 }
 
+void
+match_set_engine(struct match_set *ms, enum match_engine eng)
+{
+	if (!ms->prepared)
+		ms->engine = eng;
+}
+
+/* True when list l holds pattern p. */
+static bool
+list_has(enum list l, const struct match_pat *p)
+{
+	switch (l) {
+	case LIST_ALL_CLIENT:
+		return (p->dirs & MATCH_CLIENT) != 0;
+	case LIST_ALL_SERVER:
+		return (p->dirs & MATCH_SERVER) != 0;
+	case LIST_SLOW_CLIENT:
+		return (p->dirs & MATCH_CLIENT) != 0 && !p->fast;
+	case LIST_SLOW_SERVER:
+		return (p->dirs & MATCH_SERVER) != 0 && !p->fast;
+	case LIST_SLOW:
+		return !p->fast_dgram;
+	default:
+		return true;
+	}
+}
+
+/* (Re)builds the lists; one that cannot be allocated is not used. */
+static void
+lists_build(struct match_set *ms)
+{
+	int l, i;
+
+	for (l = 0; l < NLISTS; l++) {
+		free(ms->lists[l]);
+		ms->nlist[l] = 0;
+		ms->lists[l] = malloc((size_t)(ms->count > 0 ? ms->count : 1) *
+		    sizeof(*ms->lists[l]));
+		if (ms->lists[l] == NULL)
+			continue;
+		for (i = 0; i < ms->count; i++)
+			if (list_has((enum list)l, &ms->pats[i]))
+				ms->lists[l][ms->nlist[l]++] = i;
+	}
+}
+
+/*
+ * Per direction: which kinds of pattern apply, the context the PCRE2 ones
+ * need, and the tail the Vectorscan ones need. A pattern runs on Vectorscan
+ * for streams when it is in the database and its tail fits the window (a
+ * partial match of it is shorter than its tail, so the PCRE2 path would
+ * never cut one) and MATCH_TAIL_MAX.
+ */
+static void
+set_paths(struct match_set *ms)
+{
+	struct match_pat *p;
+	int i, d;
+
+	uint32_t ctx[2] = { 0, 0 };
+
+	ms->nfast = ms->nfast_dgram = 0;
+	for (d = 0; d < 2; d++) {
+		ms->has_fast[d] = ms->has_slow[d] = false;
+		ms->context_slow[d] = ms->core_need[d] = 0;
+	}
+	for (i = 0; i < ms->count; i++) {
+		p = &ms->pats[i];
+		p->fast = p->fast_dgram && p->tail <= ms->window &&
+		    p->tail <= MATCH_TAIL_MAX;
+		ms->nfast += p->fast;
+		ms->nfast_dgram += p->fast_dgram;
+		for (d = 0; d < 2; d++) {
+			if ((p->dirs & dir_mask(d)) == 0)
+				continue;
+			if (p->fast) {
+				ms->has_fast[d] = true;
+				if (p->width > ms->core_need[d])
+					ms->core_need[d] = p->width;
+				if (p->context > ctx[d])
+					ctx[d] = p->context;
+			} else {
+				ms->has_slow[d] = true;
+				if (p->context > ms->context_slow[d])
+					ms->context_slow[d] = p->context;
+			}
+		}
+	}
+	for (d = 0; d < 2; d++)
+		ms->tail_need[d] = ms->core_need[d] + ctx[d];
+	lists_build(ms);
+}
+
+/*
+ * Picks the runtime calls and the platform to compile for. Vectorscan 5.4.9
+ * (Debian 12) misses matches in its AVX-512 implementation: "4." is not
+ * found in 95 bytes holding "456789" at offset 80, nor " +[^c]" and
+ * "1b{0,2}" in longer data (its scanners for a byte followed by a class
+ * mishandle the ends of 64-byte blocks; later releases fix several such
+ * bugs). Its AVX2 implementation finds them all. So on a processor with
+ * AVX-512, where the library would choose that implementation, the set
+ * calls the AVX2 one by its exported name (the library is built with every
+ * implementation, each exported as avx2_hs_scan_stream and so on) and
+ * compiles databases without AVX-512 instructions. Without those names,
+ * the library's own calls are used, and hs_selftest() judges them.
+ */
+static void
+hs_runtime(struct match_set *ms, hs_platform_info_t *plat,
+    hs_platform_info_t **platp)
+{
+	struct hs_api avx2;
+
+	ms->api.open = hs_open_stream;
+	ms->api.scan = hs_scan_stream;
+	ms->api.close = hs_close_stream;
+	ms->api.reset = hs_reset_stream;
+	*platp = NULL;
+	__builtin_cpu_init();
+	if (!__builtin_cpu_supports("avx512f") ||
+	    !__builtin_cpu_supports("avx2") ||
+	    hs_populate_platform(plat) != HS_SUCCESS)
+		return;
+	*(void **)&avx2.open = dlsym(RTLD_DEFAULT, "avx2_hs_open_stream");
+	*(void **)&avx2.scan = dlsym(RTLD_DEFAULT, "avx2_hs_scan_stream");
+	*(void **)&avx2.close = dlsym(RTLD_DEFAULT, "avx2_hs_close_stream");
+	*(void **)&avx2.reset = dlsym(RTLD_DEFAULT, "avx2_hs_reset_stream");
+	if (avx2.open == NULL || avx2.scan == NULL || avx2.close == NULL ||
+	    avx2.reset == NULL)
+		return;
+	ms->api = avx2;
+	plat->cpu_features &= ~(unsigned long long)(HS_CPU_FEATURES_AVX512 |
+	    HS_CPU_FEATURES_AVX512VBMI);
+	*platp = plat;
+}
+
+static int
+selftest_hit(unsigned int id, unsigned long long from, unsigned long long to,
+    unsigned int flags, void *ctx)
+{
+	(void)id;
+	(void)from;
+	(void)to;
+	(void)flags;
+	*(int *)ctx += 1;
+	return 0;
+}
+
+/*
+ * Known answers for the runtime picked: patterns that the AVX-512
+ * implementation of Vectorscan 5.4.9 misses, each alone in a database,
+ * planted near the end of 95 to 256 bytes at several alignments. Returns
+ * 0 when every one is found. It catches the bug it was written for, not
+ * every bug: see hs_runtime().
+ */
+static int
+hs_selftest(const struct match_set *ms, const hs_platform_info_t *plat)
+{
+	static const char *const pats[] = { "4.", "4..", " +[^c]",
+	    "1b{0,2}" };
+	static const char *const plants[] = { "456789", "456789", "  x",
+	    "1b" };
+	static const unsigned lens[] = { 95, 160, 256 };
+	_Alignas(64) char buf[256 + 64];
+	hs_compile_error_t *err = NULL;
+	hs_database_t *db = NULL;
+	hs_scratch_t *scr = NULL;
+	hs_stream_t *st;
+	size_t p, l, al;
+	int found;
+
+	for (p = 0; p < sizeof(pats) / sizeof(pats[0]); p++) {
+		if (hs_compile(pats[p], 0, HS_MODE_STREAM, plat, &db, &err) !=
+		    HS_SUCCESS || hs_alloc_scratch(db, &scr) != HS_SUCCESS)
+			goto fail;
+		for (l = 0; l < sizeof(lens) / sizeof(lens[0]); l++)
+			for (al = 0; al < 64; al += 7) {
+				memset(buf, 'm', sizeof(buf));
+				memcpy(buf + al + lens[l] - 15, plants[p],
+				    strlen(plants[p]));
+				found = 0;
+				if (ms->api.open(db, 0, &st) != HS_SUCCESS)
+					goto fail;
+				(void)ms->api.scan(st, buf + al, lens[l], 0,
+				    scr, selftest_hit, &found);
+				(void)ms->api.close(st, NULL, NULL, NULL);
+				if (found == 0)
+					goto fail;
+			}
+		(void)hs_free_scratch(scr);
+		(void)hs_free_database(db);
+		scr = NULL;
+		db = NULL;
+	}
+	return 0;
+fail:
+	if (err != NULL)
+		hs_free_compile_error(err);
+	(void)hs_free_scratch(scr);
+	(void)hs_free_database(db);
+	return -1;
+}
+
+/*
+ * Compiles the cores of the patterns Vectorscan can run into one streaming
+ * database (ids are pattern indexes), with its scratch and the stream
+ * datagrams are scanned through. On failure every pattern runs on PCRE2.
+ */
+static void
+hs_build(struct match_set *ms)
+{
+	const char **exprs = calloc((size_t)ms->count, sizeof(*exprs));
+	unsigned *flags = calloc((size_t)ms->count, sizeof(*flags));
+	unsigned *ids = calloc((size_t)ms->count, sizeof(*ids));
+	hs_compile_error_t *err = NULL;
+	hs_platform_info_t plat, *platp;
+	int i, n, tries, bad;
+
+	hs_runtime(ms, &plat, &platp);
+	if (hs_selftest(ms, platp) != 0)
+		goto fail;
+	ms->rep = calloc((size_t)ms->count, sizeof(*ms->rep));
+	ms->seen = calloc((size_t)ms->count, sizeof(*ms->seen));
+	if (exprs == NULL || flags == NULL || ids == NULL || ms->rep == NULL ||
+	    ms->seen == NULL)
+		goto fail;
+	ms->rep_cap = ms->count;
+	for (tries = 0; tries <= MATCH_HS_RETRIES; tries++) {
+		n = 0;
+		for (i = 0; i < ms->count; i++) {
+			if (!ms->pats[i].fast_dgram)
+				continue;
+			exprs[n] = ms->pats[i].core;
+			flags[n] = ms->pats[i].caseless ? HS_FLAG_CASELESS : 0;
+			ids[n++] = (unsigned)i;
+		}
+		if (n == 0)
+			goto fail;
+		if (hs_compile_multi(exprs, flags, ids, (unsigned)n,
+		    HS_MODE_STREAM, platp, &ms->db, &err) == HS_SUCCESS)
+			break;
+		bad = err != NULL ? err->expression : -1;
+		hs_free_compile_error(err);
+		err = NULL;
+		ms->db = NULL;
+		if (bad < 0 || bad >= n)
+			goto fail;
+		ms->pats[ids[bad]].fast_dgram = false;
+	}
+	if (ms->db == NULL ||
+	    hs_alloc_scratch(ms->db, &ms->scratch) != HS_SUCCESS ||
+	    ms->api.open(ms->db, 0, &ms->dg_stream) != HS_SUCCESS ||
+	    hs_stream_size(ms->db, &ms->stream_size) != HS_SUCCESS)
+		goto fail;
+	(void)hs_database_size(ms->db, &ms->db_size);
+	(void)hs_scratch_size(ms->scratch, &ms->scratch_size);
+	goto out;
+fail:
+	hs_teardown(ms);
+out:
+	free(exprs);
+	free(flags);
+	free(ids);
+}
+
+int
+match_set_prepare(struct match_set *ms)
+{
+	int i;
+
+	if (ms->prepared)
+		return ms->nfast;
+	ms->prepared = true;
+	for (i = 0; i < ms->count; i++)
+		pattern_analyse(ms, &ms->pats[i]);
+	if (ms->engine == MATCH_ENGINE_VECTORSCAN)
+		hs_build(ms);
+	set_paths(ms);
+	return ms->nfast;
+}
+
+bool
+match_set_pattern_fast(const struct match_set *ms, int i)
+{
+	return i >= 0 && i < ms->count && ms->pats[i].fast;
+}
+
+void
+match_set_memory(const struct match_set *ms, struct match_mem *mm)
+{
+	memset(mm, 0, sizeof(*mm));
+	mm->bytes_max = MATCH_STREAMS_MEM_MAX;
+	if (ms->db == NULL)
+		return;
+	mm->fast = ms->nfast;
+	mm->fast_datagram = ms->nfast_dgram;
+	mm->db_bytes = ms->db_size;
+	mm->scratch_bytes = ms->scratch_size;
+	mm->stream_bytes = ms->stream_size;
+	mm->dir_bytes = ms->stream_size + (ms->tail_need[0] > ms->tail_need[1] ?
+	    ms->tail_need[0] : ms->tail_need[1]);
+	mm->streams_opened = ms->streams_opened;
+	mm->streams_refused = ms->streams_refused;
+	mm->streams_live = ms->streams_live;
+	mm->streams_peak = ms->streams_peak;
+	mm->bytes_live = ms->bytes_live;
+	mm->bytes_peak = ms->bytes_peak;
+}
+
 /*
  * Compiles the pattern (bytes, not UTF-8: PCRE2_NEVER_UTF also refuses
  * (*UTF)), with JIT code for complete and soft partial matching; when JIT is
  * unavailable pcre2_match() interprets. On failure the set is unchanged.
+ * Whether Vectorscan runs it is worked out by match_set_prepare(); a pattern
+ * added after that runs on PCRE2.
  */
 int
 match_set_add(struct match_set *ms, const char *pat, size_t len,
@@ -277,7 +1194,7 @@ match_set_add(struct match_set *ms, const char *pat, size_t len,
 	struct match_pat *p, *np;
 	PCRE2_SIZE erroff;
 	pcre2_code *code;
-	int errcode, ncap;
+	int errcode, ncap, d;
 	char dummy[MATCH_ERRBUF_SIZE];
 
 	if (errbuf == NULL)
@@ -323,12 +1240,15 @@ match_set_add(struct match_set *ms, const char *pat, size_t len,
 		ms->cap = ncap;
 	}
 	p = &ms->pats[ms->count];
+	memset(p, 0, sizeof(*p));
 	if ((p->text = malloc(len + 1)) == NULL)
 		goto nomem;
 	memcpy(p->text, pat, len);
 	p->text[len] = '\0';
+	p->len = len;
 	p->code = code;
 	p->dirs = dirs;
+	p->caseless = caseless;
 	p->context = pattern_context(code, pat, len);
 	if (dirs & MATCH_CLIENT) {
 		ms->has[0] = true;
@@ -345,6 +1265,18 @@ match_set_add(struct match_set *ms, const char *pat, size_t len,
 	    ms->mdata, ms->mctx) >= 0)
 		ms->empty = ms->count;
 	ms->count++;
+	if (ms->prepared) {
+		/* Too late for the database: the pattern runs on PCRE2. */
+		pattern_analyse(ms, p);
+		p->fast = p->fast_dgram = false;
+		for (d = 0; d < 2; d++)
+			if (dirs & dir_mask(d)) {
+				ms->has_slow[d] = true;
+				if (p->context > ms->context_slow[d])
+					ms->context_slow[d] = p->context;
+			}
+		lists_build(ms);
+	}
 	return 0;
 
 nomem:
@@ -356,15 +1288,23 @@ nomem:
 
 /*
  * A window of 0 would forbid every match across calls and is taken as the
- * default; one above MATCH_WINDOW_MAX is cut to it.
+ * default; one above MATCH_WINDOW_MAX is cut to it. After match_set_prepare()
+ * a window too small for some Vectorscan pattern's tail sends directions
+ * that have not started yet to PCRE2.
  */
 void
 match_set_limits(struct match_set *ms, uint32_t window, uint64_t depth)
 {
+	int d;
+
 	if (window == 0)
 		window = MATCH_WINDOW_DEFAULT;
 	ms->window = window > MATCH_WINDOW_MAX ? MATCH_WINDOW_MAX : window;
 	ms->depth = depth;
+	if (ms->prepared)
+		for (d = 0; d < 2; d++)
+			if (ms->tail_need[d] > ms->window)
+				ms->streams_off = true;
 }
 
 int
@@ -405,26 +1345,61 @@ match_set_stats(struct match_set *ms, struct stats *st)
 	ms->st = st;
 }
 
+/* ---- PCRE2 scans ---- */
+
+static void
+scan_init(struct match_scan *sc)
+{
+	sc->pattern = -1;
+	sc->partial = false;
+	sc->overflow = false;
+}
+
+/* Keeps the earliest match, the lower index on a tie. */
+static void
+scan_keep(struct match_scan *sc, int i, size_t s, size_t e)
+{
+	if (sc->pattern < 0 || s < sc->ms || (s == sc->ms && i < sc->pattern)) {
+		sc->pattern = i;
+		sc->ms = s;
+		sc->me = e;
+	}
+}
+
 /*
- * Runs pattern i over the subject with the scan's options and keeps the
- * earliest complete match (ties go to the lower index, which runs first) or
- * else the earliest partial one. PCRE2_PARTIAL_SOFT prefers a complete match
- * anywhere to an earlier partial one, so a match found in the data so far is
- * reported at once. A complete match longer than the window is refused, as it
- * would have been cut had it arrived in smaller pieces; any partial match
- * before it is longer than the window too, so nothing is lost by resuming
- * after its start. Errors (match or JIT stack limits) count as no match.
+ * The original scan, kept as the reference (MATCH_ENGINE_PCRE2_PARTIAL):
+ * runs pattern i with the scan's options plus PCRE2_PARTIAL_SOFT, which
+ * prefers a complete match anywhere to an earlier partial one. The JIT of
+ * PCRE2 10.42 in soft partial mode returns, for some patterns (such as
+ * [ab]+.{0,2}(?:a*|(?: *?c|1)?1+){2}), complete matches that end past the
+ * subject (the original code then read past it); such a result is replaced
+ * by a complete search's, or failing one, by the interpreter's (which has
+ * partial bugs of its own: (?s).{2,} on "A" is no partial match for it).
+ * A complete match longer than the window is refused, as it would have been
+ * cut had it arrived in smaller pieces; any partial match before it is
+ * longer than the window too, so nothing is lost by resuming after its
+ * start. Errors (match or JIT stack limits) count as no match.
  */
 static void
-scan_pattern(struct match_set *ms, int i, struct match_scan *sc)
+scan_reference(struct match_set *ms, int i, struct match_scan *sc)
 {
 	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(ms->mdata);
 	size_t start = sc->start, s, e, from;
+	uint32_t opts = sc->opts | (sc->want_partial ? PCRE2_PARTIAL_SOFT : 0);
 	int rc, tries = 0;
 
 	for (;;) {
 		rc = pcre2_match(ms->pats[i].code, sc->subj, sc->len, start,
-		    sc->opts, ms->mdata, ms->mctx);
+		    opts, ms->mdata, ms->mctx);
+		if (rc >= 0 && ov[1] > sc->len) {
+			/* The JIT's bug: a complete search's match, if any. */
+			rc = pcre2_match(ms->pats[i].code, sc->subj, sc->len,
+			    start, sc->opts, ms->mdata, ms->mctx);
+			if (rc < 0)
+				rc = pcre2_match(ms->pats[i].code, sc->subj,
+				    sc->len, start, opts | PCRE2_NO_JIT,
+				    ms->mdata, ms->mctx);
+		}
 		if (rc == PCRE2_ERROR_PARTIAL) {
 			if (!sc->partial || ov[0] < sc->ps) {
 				sc->partial = true;
@@ -441,11 +1416,7 @@ scan_pattern(struct match_set *ms, int i, struct match_scan *sc)
 		if (from > s)
 			from = s;
 		if (sc->window == 0 || e - from <= sc->window) {
-			if (sc->pattern < 0 || s < sc->ms) {
-				sc->pattern = i;
-				sc->ms = s;
-				sc->me = e;
-			}
+			scan_keep(sc, i, s, e);
 			return;
 		}
 		sc->overflow = true;
@@ -458,17 +1429,115 @@ scan_pattern(struct match_set *ms, int i, struct match_scan *sc)
 	}
 }
 
+/*
+ * The complete matches of pattern i: keeps the earliest one within the
+ * window, refusing longer ones and searching on after their start exactly
+ * as scan_reference() does, and leaves in pstart where that search ended,
+ * for scan_partial(). Without PCRE2_PARTIAL_SOFT, PCRE2 keeps its
+ * start-of-match optimisations (a set of first bytes, a required byte, the
+ * minimum length), which partial matching turns off: a pattern such as
+ * "cat|dog" then runs five to twenty times faster.
+ */
 static void
-scan_all(struct match_set *ms, struct match_scan *sc, unsigned mask)
+scan_complete(struct match_set *ms, int i, struct match_scan *sc)
 {
-	int i;
+	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(ms->mdata);
+	struct match_pat *p = &ms->pats[i];
+	size_t start = sc->start, s, e, from;
+	int rc, tries = 0;
 
-	sc->pattern = -1;
-	sc->partial = false;
-	sc->overflow = false;
-	for (i = 0; i < ms->count; i++)
-		if (ms->pats[i].dirs & mask)
-			scan_pattern(ms, i, sc);
+	for (;;) {
+		p->pstart = start;
+		rc = pcre2_match(p->code, sc->subj, sc->len, start, sc->opts,
+		    ms->mdata, ms->mctx);
+		if (rc < 0)
+			return;
+		s = ov[0];
+		e = ov[1] > s ? ov[1] : s;
+		from = pcre2_get_startchar(ms->mdata);
+		if (from > s)
+			from = s;
+		if (sc->window == 0 || e - from <= sc->window) {
+			scan_keep(sc, i, s, e);
+			p->pstart = SIZE_MAX;
+			return;
+		}
+		sc->overflow = true;
+		start = from + 1;
+		if (++tries >= MATCH_RETRY_MAX &&
+		    sc->len - sc->window > start)
+			start = sc->len - sc->window;
+		if (start > sc->len) {
+			p->pstart = SIZE_MAX;
+			return;
+		}
+	}
+}
+
+/*
+ * The earliest partial match of pattern i from where its complete search
+ * ended, as the reference's last call would find it. With no complete match
+ * there, a partial one is a proper prefix of a core match, so it starts
+ * fewer than pbound bytes before the end, and the slow partial search need
+ * not look further back.
+ */
+static void
+scan_partial(struct match_set *ms, int i, struct match_scan *sc)
+{
+	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(ms->mdata);
+	struct match_pat *p = &ms->pats[i];
+	size_t from = p->pstart;
+	int rc;
+
+	if (from > sc->len)
+		return;
+	if (sc->len - from > p->pbound)
+		from = sc->len - p->pbound;
+	rc = pcre2_match(p->code, sc->subj, sc->len, from,
+	    sc->opts | PCRE2_PARTIAL_SOFT, ms->mdata, ms->mctx);
+	/*
+	 * There is no complete match from here: one is the JIT's soft partial
+	 * bug (see scan_reference()), and the interpreter answers instead.
+	 */
+	if (rc >= 0)
+		rc = pcre2_match(p->code, sc->subj, sc->len, from,
+		    sc->opts | PCRE2_PARTIAL_SOFT | PCRE2_NO_JIT, ms->mdata,
+		    ms->mctx);
+	if (rc == PCRE2_ERROR_PARTIAL && (!sc->partial || ov[0] < sc->ps)) {
+		sc->partial = true;
+		sc->ps = ov[0];
+	}
+}
+
+/*
+ * Runs the patterns of list l over the subject: first every complete
+ * search, and only when none matched (a match ends the direction's
+ * matching) the partial ones. Without the list (it could not be
+ * allocated), every pattern is looked at.
+ */
+static void
+scan_all(struct match_set *ms, struct match_scan *sc, enum list l)
+{
+	const int *idx = ms->lists[l];
+	int n = idx != NULL ? ms->nlist[l] : ms->count, k, i;
+	bool ref = ms->engine == MATCH_ENGINE_PCRE2_PARTIAL;
+
+	for (k = 0; k < n; k++) {
+		i = idx != NULL ? idx[k] : k;
+		if (idx == NULL && !list_has(l, &ms->pats[i]))
+			continue;
+		if (ref)
+			scan_reference(ms, i, sc);
+		else
+			scan_complete(ms, i, sc);
+	}
+	if (ref || sc->pattern >= 0 || !sc->want_partial)
+		return;
+	for (k = 0; k < n; k++) {
+		i = idx != NULL ? idx[k] : k;
+		if (idx != NULL || list_has(l, &ms->pats[i]))
+			scan_partial(ms, i, sc);
+	}
 }
 
 static void
@@ -483,6 +1552,23 @@ fill_hit(struct match_hit *hit, const struct match_scan *sc, int dir)
 	memcpy(hit->excerpt, sc->subj + sc->ms, hit->excerpt_len);
 }
 
+/* The better of two scans' matches (earliest, then lower index), or NULL. */
+static const struct match_scan *
+scan_best(const struct match_scan *a, const struct match_scan *b)
+{
+	uint64_t sa, sb;
+
+	if (a->pattern < 0)
+		return b->pattern < 0 ? NULL : b;
+	if (b->pattern < 0)
+		return a;
+	sa = a->base + a->ms;
+	sb = b->base + b->ms;
+	return sa < sb || (sa == sb && a->pattern < b->pattern) ? a : b;
+}
+
+/* ---- directions ---- */
+
 /* Forgets the retained bytes: the next scan starts at the stream's end. */
 static void
 dir_drop(struct match_dir *md)
@@ -491,6 +1577,63 @@ dir_drop(struct match_dir *md)
 	md->buf = NULL;
 	md->len = md->cap = 0;
 	md->base = md->scan_from = md->fed;
+}
+
+/* Closes the direction's Vectorscan stream and frees its tail. */
+static void
+dir_close_stream(struct match_dir *md)
+{
+	struct match_set *ms = md->owner;
+
+	if (md->hs != NULL && ms != NULL)
+		(void)ms->api.close(md->hs, NULL, NULL, NULL);
+	free(md->tail);
+	if (ms != NULL && (md->hs != NULL || md->tail != NULL)) {
+		ms->streams_live--;
+		ms->bytes_live -= ms->stream_size + md->tail_cap;
+	}
+	md->hs = NULL;
+	md->tail = NULL;
+	md->tail_len = md->tail_cap = 0;
+	md->owner = NULL;
+}
+
+/*
+ * Decides at a direction's first data how it is matched: with a Vectorscan
+ * stream and a tail when the set has patterns for it there and the streams
+ * stay within MATCH_STREAMS_MEM_MAX, else by PCRE2 alone.
+ */
+static void
+dir_choose(struct match_set *ms, struct match_dir *md, int dir)
+{
+	size_t need = ms->stream_size + ms->tail_need[dir];
+
+	md->path = PATH_PCRE2;
+	if (ms->db == NULL || !ms->has_fast[dir] || ms->streams_off)
+		return;
+	if (ms->bytes_live + need > MATCH_STREAMS_MEM_MAX ||
+	    (md->tail = malloc(ms->tail_need[dir])) == NULL) {
+		ms->streams_refused++;
+		return;
+	}
+	if (ms->api.open(ms->db, 0, &md->hs) != HS_SUCCESS) {
+		free(md->tail);
+		md->tail = NULL;
+		md->hs = NULL;
+		ms->streams_refused++;
+		return;
+	}
+	md->owner = ms;
+	md->tail_cap = ms->tail_need[dir];
+	md->tail_len = 0;
+	md->path = PATH_HYBRID;
+	ms->streams_opened++;
+	ms->streams_live++;
+	ms->bytes_live += need;
+	if (ms->streams_live > ms->streams_peak)
+		ms->streams_peak = ms->streams_live;
+	if (ms->bytes_live > ms->bytes_peak)
+		ms->bytes_peak = ms->bytes_live;
 }
 
 /*
@@ -537,16 +1680,17 @@ depth_done(struct match_set *ms, struct match_dir *md)
 	if (ms->st != NULL)
 		ms->st->depth_reached++;
 	dir_drop(md);
+	dir_close_stream(md);
 }
 
 /*
  * Keeps what the next feed needs: the bytes from the earliest partial match
  * on (at most the window; older bytes are dropped and the cut counted), and
- * before them the context lookbehinds may inspect. Nothing retained means
+ * before them the ctx bytes lookbehinds may inspect. Nothing retained means
  * no buffer, so the next feed matches the caller's bytes in place.
  */
 static void
-dir_retain(struct match_set *ms, struct match_dir *md, int dir,
+dir_retain(struct match_set *ms, struct match_dir *md, uint32_t ctx_max,
     const struct match_scan *sc)
 {
 	uint64_t end = sc->base + sc->len, scan, from, ctx;
@@ -560,7 +1704,7 @@ dir_retain(struct match_set *ms, struct match_dir *md, int dir,
 		scan = end - ms->window;
 		overflow = true;
 	}
-	ctx = ms->context[dir];
+	ctx = ctx_max;
 	if (ctx > scan - sc->base)
 		ctx = scan - sc->base;
 	from = scan - ctx;
@@ -594,19 +1738,250 @@ dir_retain(struct match_set *ms, struct match_dir *md, int dir,
 }
 
 /*
- * The stream so far is matched as one subject: retained bytes and the new
- * ones are contiguous in md->buf, or, with nothing retained, the new bytes
- * are the subject in place. ^ matches only at stream offset 0 (PCRE2_NOTBOL
- * otherwise); $ matches at the end of the data so far.
+ * Sets sc up for the PCRE2 patterns: the stream so far is one subject, the
+ * retained bytes and the n new ones contiguous in md->buf, or with nothing
+ * retained, the new bytes in place. ^ matches only at stream offset 0
+ * (PCRE2_NOTBOL otherwise); $ matches at the end of the data so far.
+ * Advances md->fed; returns true when retained bytes were lost to a failed
+ * allocation.
  */
+static bool
+subject_retained(struct match_set *ms, struct match_dir *md, uint32_t ctx,
+    const uint8_t *data, uint32_t n, struct match_scan *sc)
+{
+	uint64_t limit;
+	bool lost = false;
+
+	if (md->len > 0) {
+		limit = (uint64_t)ctx + ms->window + n;
+		if (dir_reserve(md, (uint64_t)md->len + n, limit) == 0) {
+			memcpy(md->buf + md->len, data, n);
+			md->len += n;
+		} else {
+			dir_drop(md);
+			lost = true;
+		}
+	}
+	if (md->len > 0) {
+		sc->subj = md->buf;
+		sc->len = md->len;
+		sc->base = md->base;
+		sc->start = (size_t)(md->scan_from - md->base);
+	} else {
+		sc->subj = data;
+		sc->len = n;
+		sc->base = md->fed;
+		sc->start = 0;
+	}
+	sc->opts = 0;
+	if (sc->base != 0 || md->after_gap || lost)
+		sc->opts |= PCRE2_NOTBOL;
+	sc->window = ms->window;
+	sc->want_partial = true;
+	scan_init(sc);
+	md->fed += n;
+	return lost;
+}
+
+/* Every pattern of the direction by PCRE2, as before Vectorscan. */
+static bool
+feed_pcre2(struct match_set *ms, struct match_dir *md, int dir,
+    const uint8_t *data, uint32_t n, bool reach, struct match_hit *hit)
+{
+	struct match_scan sc;
+	bool lost;
+
+	lost = subject_retained(ms, md, ms->context[dir], data, n, &sc);
+	scan_all(ms, &sc, dir == 0 ? LIST_ALL_CLIENT : LIST_ALL_SERVER);
+	sc.overflow = sc.overflow || lost;
+	if (sc.pattern >= 0) {
+		note_overflow(ms, md, sc.overflow);
+		fill_hit(hit, &sc, dir);
+		return true;
+	}
+	dir_retain(ms, md, ms->context[dir], &sc);
+	if (reach)
+		depth_done(ms, md);
+	return false;
+}
+
+/* Starts collecting the patterns a Vectorscan scan reports. */
+static void
+report_begin(struct match_set *ms)
+{
+	ms->nrep = 0;
+	if (++ms->gen == 0) {
+		memset(ms->seen, 0, (size_t)ms->rep_cap * sizeof(*ms->seen));
+		ms->gen = 1;
+	}
+}
+
+/*
+ * Vectorscan's match callback: notes each pattern once. Matches of patterns
+ * that PCRE2 runs for this stream, of the other direction, or anchored
+ * after a gap (Vectorscan's new stream starts there, flowgrep's does not)
+ * are of no interest. Never stops the scan: a later match may start
+ * earlier.
+ */
+static int
+on_match(unsigned int id, unsigned long long from, unsigned long long to,
+    unsigned int flags, void *ctx)
+{
+	const struct hs_ctx *c = ctx;
+	struct match_set *ms = c->ms;
+	const struct match_pat *p;
+
+	(void)from;
+	(void)to;
+	(void)flags;
+	if (id >= (unsigned)ms->rep_cap || ms->nrep >= ms->rep_cap)
+		return 0;
+	p = &ms->pats[id];
+	if (!p->fast_dgram || (!c->datagram && (!p->fast ||
+	    (p->dirs & c->mask) == 0 || (p->anchored && c->after_gap))))
+		return 0;
+	if (ms->seen[id] == ms->gen)
+		return 0;
+	ms->seen[id] = ms->gen;
+	ms->rep[ms->nrep++] = (int)id;
+	return 0;
+}
+
+/*
+ * Runs the reported patterns by PCRE2 over the tail and the n new bytes
+ * (fed0 is the stream offset of data[0]): a pattern reported has a core
+ * match ending in these bytes, and every match of it that ends here starts
+ * within its tail before them. The same scan as the PCRE2 path's, but
+ * complete matches only: the tail replaces partial matching. When the
+ * buffer cannot grow, the tail is left out and a match starting in it is
+ * lost like a cut.
+ */
+static void
+confirm(struct match_set *ms, struct match_dir *md, int dir,
+    const uint8_t *data, uint32_t n, uint64_t fed0, struct match_scan *fc)
+{
+	size_t need = (size_t)md->tail_len + n, ncap;
+	uint32_t tail = md->tail_len;
+	uint8_t *nb;
+	int k;
+
+	scan_init(fc);
+	if (tail > 0 && need > ms->cbuf_cap) {
+		ncap = need < 2 * ms->cbuf_cap ? 2 * ms->cbuf_cap : need;
+		if ((nb = realloc(ms->cbuf, ncap)) != NULL) {
+			ms->cbuf = nb;
+			ms->cbuf_cap = ncap;
+		} else {
+			tail = 0;
+			fc->overflow = true;
+		}
+	}
+	if (tail > 0) {
+		memcpy(ms->cbuf, md->tail + (md->tail_len - tail), tail);
+		memcpy(ms->cbuf + tail, data, n);
+		fc->subj = ms->cbuf;
+	} else {
+		fc->subj = data;
+	}
+	fc->len = (size_t)tail + n;
+	fc->base = fed0 - tail;
+	/*
+	 * A full tail holds context before the earliest start; a shorter one
+	 * is the whole stream since its start or the last gap.
+	 */
+	fc->start = tail > ms->core_need[dir] ? tail - ms->core_need[dir] : 0;
+	fc->opts = fc->base != 0 || md->after_gap ? PCRE2_NOTBOL : 0;
+	fc->window = ms->window;
+	fc->want_partial = false;
+	for (k = 0; k < ms->nrep; k++)
+		scan_complete(ms, ms->rep[k], fc);
+}
+
+/* Gives a large confirmation buffer back once the hit has been copied. */
+static void
+confirm_done(struct match_set *ms)
+{
+	if (ms->cbuf_cap > MATCH_BUF_SHRINK) {
+		free(ms->cbuf);
+		ms->cbuf = NULL;
+		ms->cbuf_cap = 0;
+	}
+}
+
+/* Keeps the stream's last tail_cap bytes, the new n ones included. */
+static void
+tail_keep(struct match_dir *md, const uint8_t *data, uint32_t n)
+{
+	uint32_t t = md->tail_cap, keep;
+
+	if (n >= t) {
+		memcpy(md->tail, data + (n - t), t);
+		md->tail_len = t;
+		return;
+	}
+	keep = md->tail_len < t - n ? md->tail_len : t - n;
+	memmove(md->tail, md->tail + (md->tail_len - keep), keep);
+	memcpy(md->tail + keep, data, n);
+	md->tail_len = keep + n;
+}
+
+/*
+ * Vectorscan for the fast patterns, PCRE2 for the others: the earliest
+ * match of either wins, the lower index on a tie, as if PCRE2 ran all.
+ */
+static bool
+feed_hybrid(struct match_set *ms, struct match_dir *md, int dir,
+    const uint8_t *data, uint32_t n, bool reach, struct match_hit *hit)
+{
+	struct hs_ctx c = { ms, dir_mask(dir), md->after_gap, false };
+	struct match_scan sc, fc;
+	const struct match_scan *best;
+	uint64_t fed0 = md->fed;
+	bool lost = false, overflow;
+
+	scan_init(&fc);
+	report_begin(ms);
+	/* A failed scan (internal error) reports what it found so far. */
+	(void)ms->api.scan(md->hs, (const char *)data, n, 0, ms->scratch,
+	    on_match, &c);
+	if (ms->nrep > 0)
+		confirm(ms, md, dir, data, n, fed0, &fc);
+	if (ms->has_slow[dir]) {
+		lost = subject_retained(ms, md, ms->context_slow[dir], data, n,
+		    &sc);
+		scan_all(ms, &sc, dir == 0 ? LIST_SLOW_CLIENT :
+		    LIST_SLOW_SERVER);
+	} else {
+		scan_init(&sc);
+		md->fed += n;
+	}
+	overflow = sc.overflow || fc.overflow || lost;
+	if ((best = scan_best(&sc, &fc)) != NULL) {
+		note_overflow(ms, md, overflow);
+		fill_hit(hit, best, dir);
+		confirm_done(ms);
+		return true;
+	}
+	confirm_done(ms);
+	tail_keep(md, data, n);
+	if (ms->has_slow[dir]) {
+		sc.overflow = overflow;
+		dir_retain(ms, md, ms->context_slow[dir], &sc);
+	} else {
+		md->base = md->scan_from = md->fed;
+		note_overflow(ms, md, overflow);
+	}
+	if (reach)
+		depth_done(ms, md);
+	return false;
+}
+
 bool
 match_feed(struct match_set *ms, struct match_dir *md, int dir,
     const uint8_t *data, uint32_t len, struct match_hit *hit)
 {
-	struct match_scan sc;
-	uint64_t limit;
 	uint32_t n = len;
-	bool reach, lost = false;
+	bool reach;
 
 	if (md->done || dir < 0 || dir > 1)
 		return false;
@@ -628,47 +2003,20 @@ match_feed(struct match_set *ms, struct match_dir *md, int dir,
 			depth_done(ms, md);
 		return false;
 	}
-
-	if (md->len > 0) {
-		limit = (uint64_t)ms->context[dir] + ms->window + n;
-		if (dir_reserve(md, (uint64_t)md->len + n, limit) == 0) {
-			memcpy(md->buf + md->len, data, n);
-			md->len += n;
-		} else {
-			dir_drop(md);
-			lost = true;
-		}
-	}
-	if (md->len > 0) {
-		sc.subj = md->buf;
-		sc.len = md->len;
-		sc.base = md->base;
-		sc.start = (size_t)(md->scan_from - md->base);
-	} else {
-		sc.subj = data;
-		sc.len = n;
-		sc.base = md->fed;
-		sc.start = 0;
-	}
-	sc.opts = PCRE2_PARTIAL_SOFT;
-	if (sc.base != 0 || md->after_gap || lost)
-		sc.opts |= PCRE2_NOTBOL;
-	sc.window = ms->window;
-	md->fed += n;
-
-	scan_all(ms, &sc, dir_mask(dir));
-	sc.overflow = sc.overflow || lost;
-	if (sc.pattern >= 0) {
-		note_overflow(ms, md, sc.overflow);
-		fill_hit(hit, &sc, dir);
-		return true;
-	}
-	dir_retain(ms, md, dir, &sc);
-	if (reach)
-		depth_done(ms, md);
-	return false;
+	if (!ms->prepared)
+		(void)match_set_prepare(ms);
+	if (md->path == PATH_NONE)
+		dir_choose(ms, md, dir);
+	if (md->path == PATH_HYBRID)
+		return feed_hybrid(ms, md, dir, data, n, reach, hit);
+	return feed_pcre2(ms, md, dir, data, n, reach, hit);
 }
 
+/*
+ * A gap ends every match in progress: the PCRE2 bytes go, the Vectorscan
+ * stream starts afresh (its matches of anchored patterns are then ignored)
+ * with an empty tail.
+ */
 void
 match_gap(struct match_set *ms, struct match_dir *md, uint32_t len)
 {
@@ -678,6 +2026,9 @@ match_gap(struct match_set *ms, struct match_dir *md, uint32_t len)
 	if (ms->depth != 0 && md->fed > ms->depth)
 		md->fed = ms->depth;
 	dir_drop(md);
+	if (md->hs != NULL)
+		(void)ms->api.reset(md->hs, 0, NULL, NULL, NULL);
+	md->tail_len = 0;
 	md->after_gap = true;
 	md->overflow = false;
 	if (ms->depth != 0 && md->fed >= ms->depth)
@@ -695,23 +2046,47 @@ void
 match_dir_release(struct match_dir *md)
 {
 	free(md->buf);
+	dir_close_stream(md);
 	memset(md, 0, sizeof(*md));
 }
 
-/* No partial matching and no window: the datagram is all there is. */
+/*
+ * No partial matching and no window: the datagram is all there is. The
+ * Vectorscan patterns are found through one stream of the set's, reset
+ * after each datagram, and confirmed by PCRE2 over it; the others run on
+ * PCRE2.
+ */
 bool
 match_datagram(struct match_set *ms, int dir, const uint8_t *data,
     uint32_t len, struct match_hit *hit)
 {
+	struct hs_ctx c = { ms, MATCH_CLIENT | MATCH_SERVER, false, true };
 	struct match_scan sc;
+	int k;
 
+	if (!ms->prepared)
+		(void)match_set_prepare(ms);
 	sc.subj = data != NULL ? data : (const uint8_t *)"";
 	sc.len = data != NULL ? len : 0;
 	sc.base = 0;
 	sc.start = 0;
 	sc.opts = 0;
 	sc.window = 0;
-	scan_all(ms, &sc, MATCH_CLIENT | MATCH_SERVER);
+	sc.want_partial = false;
+	scan_init(&sc);
+	if (ms->db != NULL) {
+		report_begin(ms);
+		if (sc.len > 0) {
+			(void)ms->api.scan(ms->dg_stream,
+			    (const char *)sc.subj, (unsigned)sc.len, 0,
+			    ms->scratch, on_match, &c);
+			(void)ms->api.reset(ms->dg_stream, 0, NULL, NULL,
+			    NULL);
+		}
+		for (k = 0; k < ms->nrep; k++)
+			scan_complete(ms, ms->rep[k], &sc);
+	}
+	scan_all(ms, &sc, ms->db != NULL ? LIST_SLOW : LIST_ALL);
 	if (sc.pattern < 0)
 		return false;
 	fill_hit(hit, &sc, dir);

@@ -24,11 +24,17 @@ struct match_hit {
 	uint32_t excerpt_len;	/* first bytes of the match */
 };
 
+struct hs_stream;		/* Vectorscan's stream state (hs_stream_t) */
+struct match_set;
+
 /*
  * Streaming state of one direction of one flow: owned by the flow, passed in
  * here. Zero-initialised is the start of a stream. Holds only bytes a match
  * in progress may still need (at most the window), in a buffer allocated on
- * first need.
+ * first need. When the set runs patterns on Vectorscan, the direction also
+ * holds a Vectorscan stream and the last few bytes of the stream (the tail),
+ * both allocated when it first gets data and freed by match_dir_release(),
+ * which must come before match_set_free() of the set that fed it.
  */
 struct match_dir {
 	uint8_t *buf;		/* retained bytes: stream [base, base + len) */
@@ -40,11 +46,46 @@ struct match_dir {
 	bool after_gap;		/* buffer start is not the stream start */
 	bool done;		/* depth reached: nothing more is matched */
 	bool overflow;		/* the last feed cut a match at the window */
+	uint8_t path;		/* how it is matched (set at first data) */
+	struct hs_stream *hs;	/* Vectorscan stream, or NULL */
+	uint8_t *tail;		/* the stream's last tail_len bytes */
+	uint32_t tail_len;
+	uint32_t tail_cap;
+	struct match_set *owner; /* the set whose memory count holds hs, tail */
 };
 
-struct match_set;
+/*
+ * Engines: Vectorscan for the patterns it runs exactly, PCRE2 for the rest
+ * (the default); PCRE2 alone; or PCRE2 alone with partial matching over the
+ * whole subject, the reference the others must agree with (for tests).
+ */
+enum match_engine {
+	MATCH_ENGINE_VECTORSCAN,
+	MATCH_ENGINE_PCRE2,
+	MATCH_ENGINE_PCRE2_PARTIAL
+};
 
-/* An empty set; NULL only when out of memory. */
+/* What a set's Vectorscan streams cost; see match_set_memory(). */
+struct match_mem {
+	int fast;		/* patterns Vectorscan runs for streams */
+	int fast_datagram;	/* ... and for datagrams */
+	size_t db_bytes;	/* the compiled database */
+	size_t scratch_bytes;
+	size_t dir_bytes;	/* per direction: stream state and tail */
+	size_t stream_bytes;	/* ... of which stream state */
+	uint64_t streams_opened; /* directions given a stream */
+	uint64_t streams_refused; /* ... matched by PCRE2 alone: over the cap */
+	uint32_t streams_live;
+	uint32_t streams_peak;
+	size_t bytes_live;	/* streams and tails now */
+	size_t bytes_peak;
+	size_t bytes_max;	/* the cap */
+};
+
+/*
+ * An empty set; NULL only when out of memory. The environment variable
+ * FLOWGREP_NO_VECTORSCAN=1 makes it MATCH_ENGINE_PCRE2.
+ */
 struct match_set *match_set_new(void);
 void match_set_free(struct match_set *ms);
 
@@ -59,6 +100,27 @@ int match_set_add(struct match_set *ms, const char *pat, size_t len,
 
 /* Sets the window (bytes a partial match may span) and depth (0: all). */
 void match_set_limits(struct match_set *ms, uint32_t window, uint64_t depth);
+
+/*
+ * Chooses the engine; only before the first match_feed() or
+ * match_datagram(). Without Vectorscan support in the library, or when it
+ * fails, the set quietly runs on PCRE2.
+ */
+void match_set_engine(struct match_set *ms, enum match_engine eng);
+
+/*
+ * Compiles the Vectorscan database now rather than at the first feed (call
+ * it after match_set_limits(), before reading packets, so that its cost is
+ * not charged to the first packet). Returns the number of patterns it runs
+ * on Vectorscan for streams. Patterns and limits should not change after.
+ */
+int match_set_prepare(struct match_set *ms);
+
+/* True when pattern i runs on Vectorscan for streams (after prepare). */
+bool match_set_pattern_fast(const struct match_set *ms, int i);
+
+/* Fills mm with the set's Vectorscan figures (zero when it runs none). */
+void match_set_memory(const struct match_set *ms, struct match_mem *mm);
 
 /* Number of patterns, and the text of pattern i (NUL-terminated copy). */
 int match_set_count(const struct match_set *ms);

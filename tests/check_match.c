@@ -59,6 +59,14 @@ struct stream_case {
 
 #define A10 "aaaaaaaaaa"
 
+/* Every table runs on each engine and must give the same results. */
+static const enum match_engine engines[] = {
+	MATCH_ENGINE_VECTORSCAN, MATCH_ENGINE_PCRE2, MATCH_ENGINE_PCRE2_PARTIAL
+};
+static const char *const engine_names[] = { "vectorscan", "pcre2",
+	"pcre2-partial" };
+#define NENGINES (sizeof(engines) / sizeof(engines[0]))
+
 static const struct stream_case stream_cases[] = {
 	{ "literal", { PAT("hello", A) }, 0, DATA("xxhelloyy"),
 	    .want = 0, .off = 2, .mlen = 5 },
@@ -217,13 +225,15 @@ struct result {
 };
 
 static struct match_set *
-build_set(const struct pat_spec *pats, uint32_t window, uint64_t depth)
+build_set(const struct pat_spec *pats, uint32_t window, uint64_t depth,
+    enum match_engine eng)
 {
 	struct match_set *ms = match_set_new();
 	char errbuf[MATCH_ERRBUF_SIZE];
 	int i;
 
 	ck_assert_ptr_nonnull(ms);
+	match_set_engine(ms, eng);
 	for (i = 0; i < CASE_PATS_MAX && pats[i].re != NULL; i++)
 		ck_assert_msg(match_set_add(ms, pats[i].re, pats[i].len,
 		    pats[i].dirs, pats[i].caseless, "test", errbuf) == 0,
@@ -358,33 +368,44 @@ xorshift32(uint32_t *s)
 START_TEST(test_stream_case)
 {
 	const struct stream_case *c = &stream_cases[_i];
-	struct match_set *ms = build_set(c->pats, c->window, c->depth);
+	struct match_set *ms;
 	struct result r;
-	uint32_t k, seed = RANDOM_SEED + (uint32_t)_i;
+	uint32_t k, seed;
 	bool *cut = calloc(c->len + 1, sizeof(*cut));
+	char mode[64];
+	size_t e;
 	int run;
 
 	ck_assert_ptr_nonnull(cut);
-	run_stream(ms, c, cut, &r);
-	check_result(c, &r, "whole", 0);
-	for (k = 1; k < c->len; k++) {
-		cut[k] = true;
+	for (e = 0; e < NENGINES; e++) {
+		ms = build_set(c->pats, c->window, c->depth, engines[e]);
+		seed = RANDOM_SEED + (uint32_t)_i;
+		memset(cut, 0, c->len + 1);
+		snprintf(mode, sizeof(mode), "%s whole", engine_names[e]);
 		run_stream(ms, c, cut, &r);
-		check_result(c, &r, "split", k);
-		cut[k] = false;
-	}
-	for (k = 0; k <= c->len; k++)
-		cut[k] = true;
-	run_stream(ms, c, cut, &r);
-	check_result(c, &r, "bytes", 1);
-	for (run = 0; run < RANDOM_RUNS; run++) {
+		check_result(c, &r, mode, 0);
+		snprintf(mode, sizeof(mode), "%s split", engine_names[e]);
+		for (k = 1; k < c->len; k++) {
+			cut[k] = true;
+			run_stream(ms, c, cut, &r);
+			check_result(c, &r, mode, k);
+			cut[k] = false;
+		}
 		for (k = 0; k <= c->len; k++)
-			cut[k] = xorshift32(&seed) % 4 == 0;
+			cut[k] = true;
+		snprintf(mode, sizeof(mode), "%s bytes", engine_names[e]);
 		run_stream(ms, c, cut, &r);
-		check_result(c, &r, "random", run);
+		check_result(c, &r, mode, 1);
+		snprintf(mode, sizeof(mode), "%s random", engine_names[e]);
+		for (run = 0; run < RANDOM_RUNS; run++) {
+			for (k = 0; k <= c->len; k++)
+				cut[k] = xorshift32(&seed) % 4 == 0;
+			run_stream(ms, c, cut, &r);
+			check_result(c, &r, mode, run);
+		}
+		match_set_free(ms);
 	}
 	free(cut);
-	match_set_free(ms);
 }
 END_TEST
 
@@ -505,26 +526,32 @@ static const struct datagram_case datagram_cases[] = {
 START_TEST(test_datagram_case)
 {
 	const struct datagram_case *c = &datagram_cases[_i];
-	struct match_set *ms = build_set(c->pats, 8, 5);
+	struct match_set *ms;
 	struct match_hit hit;
 	uint8_t *buf = malloc(c->len + 1);
+	size_t e;
 	bool got;
 
 	ck_assert_ptr_nonnull(buf);
 	memcpy(buf, c->data, c->len);
-	got = match_datagram(ms, c->dir, buf, c->len, &hit);
-	ck_assert_msg(got == (c->want >= 0), "%s: hit %d", c->name, got);
-	if (got) {
-		ck_assert_msg(hit.pattern == c->want && hit.offset == c->off &&
-		    hit.len == c->mlen, "%s: pattern %d at %llu len %u",
-		    c->name, hit.pattern, (unsigned long long)hit.offset,
-		    hit.len);
-		ck_assert_int_eq(hit.dir, c->dir);
-		ck_assert_mem_eq(hit.excerpt, c->data + c->off,
-		    hit.excerpt_len);
+	for (e = 0; e < NENGINES; e++) {
+		ms = build_set(c->pats, 8, 5, engines[e]);
+		got = match_datagram(ms, c->dir, buf, c->len, &hit);
+		ck_assert_msg(got == (c->want >= 0), "%s [%s]: hit %d",
+		    c->name, engine_names[e], got);
+		if (got) {
+			ck_assert_msg(hit.pattern == c->want &&
+			    hit.offset == c->off && hit.len == c->mlen,
+			    "%s [%s]: pattern %d at %llu len %u", c->name,
+			    engine_names[e], hit.pattern,
+			    (unsigned long long)hit.offset, hit.len);
+			ck_assert_int_eq(hit.dir, c->dir);
+			ck_assert_mem_eq(hit.excerpt, c->data + c->off,
+			    hit.excerpt_len);
+		}
+		match_set_free(ms);
 	}
 	free(buf);
-	match_set_free(ms);
 }
 END_TEST
 
@@ -555,19 +582,23 @@ static const struct empty_case empty_cases[] = {
 START_TEST(test_empty_case)
 {
 	const struct empty_case *c = &empty_cases[_i];
-	struct match_set *ms = build_set(c->pats, 0, 0);
+	struct match_set *ms;
 	struct match_hit hit;
+	size_t e;
 
-	memset(&hit, 0xa5, sizeof(hit));
-	ck_assert_int_eq(match_empty(ms, &hit), c->want >= 0);
-	if (c->want >= 0) {
-		ck_assert_int_eq(hit.pattern, c->want);
-		ck_assert_int_eq(hit.dir, c->dir);
-		ck_assert_uint_eq(hit.offset, 0);
-		ck_assert_uint_eq(hit.len, 0);
-		ck_assert_uint_eq(hit.excerpt_len, 0);
+	for (e = 0; e < NENGINES; e++) {
+		ms = build_set(c->pats, 0, 0, engines[e]);
+		memset(&hit, 0xa5, sizeof(hit));
+		ck_assert_int_eq(match_empty(ms, &hit), c->want >= 0);
+		if (c->want >= 0) {
+			ck_assert_int_eq(hit.pattern, c->want);
+			ck_assert_int_eq(hit.dir, c->dir);
+			ck_assert_uint_eq(hit.offset, 0);
+			ck_assert_uint_eq(hit.len, 0);
+			ck_assert_uint_eq(hit.excerpt_len, 0);
+		}
+		match_set_free(ms);
 	}
-	match_set_free(ms);
 }
 END_TEST
 
@@ -618,6 +649,7 @@ START_TEST(test_no_copy)
 	char errbuf[MATCH_ERRBUF_SIZE];
 	int i;
 
+	match_set_engine(ms, MATCH_ENGINE_PCRE2);
 	memset(&md, 0, sizeof(md));
 	ck_assert_int_eq(match_set_add(ms, "needle", 6, A, false, "-a",
 	    errbuf), 0);
@@ -659,6 +691,7 @@ START_TEST(test_context_only)
 	struct match_hit hit;
 	char errbuf[MATCH_ERRBUF_SIZE];
 
+	match_set_engine(ms, MATCH_ENGINE_PCRE2);
 	memset(&md, 0, sizeof(md));
 	ck_assert_int_eq(match_set_add(ms, "(?<=ab)c", 8, A, false, "-a",
 	    errbuf), 0);
@@ -687,6 +720,7 @@ START_TEST(test_buffer_bounds)
 	uint8_t *big = malloc(20000);
 	int i;
 
+	match_set_engine(ms, MATCH_ENGINE_PCRE2);
 	ck_assert_ptr_nonnull(big);
 	memset(&md, 0, sizeof(md));
 	memset(&st, 0, sizeof(st));
@@ -733,6 +767,7 @@ START_TEST(test_depth_done)
 	struct stats st;
 	char errbuf[MATCH_ERRBUF_SIZE];
 
+	match_set_engine(ms, engines[_i]);
 	memset(&md, 0, sizeof(md));
 	memset(&st, 0, sizeof(st));
 	match_set_stats(ms, &st);
@@ -763,6 +798,7 @@ START_TEST(test_depth_done)
 	match_dir_release(&md);
 	match_set_free(ms);
 	ms = match_set_new();
+	match_set_engine(ms, engines[_i]);
 	match_set_stats(ms, &st);
 	ck_assert_int_eq(match_set_add(ms, "abc", 3, S, false, "-s", errbuf),
 	    0);
@@ -783,6 +819,7 @@ START_TEST(test_two_directions)
 	struct match_hit hit;
 	char errbuf[MATCH_ERRBUF_SIZE];
 
+	match_set_engine(ms, engines[_i]);
 	memset(md, 0, sizeof(md));
 	ck_assert_int_eq(match_set_add(ms, "USER root", 9, C, false, "-c",
 	    errbuf), 0);
@@ -830,6 +867,7 @@ START_TEST(test_end_so_far)
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		ms = match_set_new();
+		match_set_engine(ms, engines[_i]);
 		memset(&md, 0, sizeof(md));
 		ck_assert_int_eq(match_set_add(ms, cases[i].re,
 		    strlen(cases[i].re), A, false, "-a", errbuf), 0);
@@ -838,6 +876,751 @@ START_TEST(test_end_so_far)
 		match_dir_release(&md);
 		match_set_free(ms);
 	}
+}
+END_TEST
+
+/* ---- which patterns Vectorscan runs ---- */
+
+struct path_case {
+	const char *re;
+	size_t len;
+	bool caseless;
+	uint32_t window;	/* 0: the default */
+	bool fast;		/* streams */
+	bool dgram;		/* datagrams */
+};
+
+#define PATH(s, w, f, d) { (s), sizeof(s) - 1, false, (w), (f), (d) }
+
+static const struct path_case path_cases[] = {
+	PATH("hello", 0, true, true),
+	PATH("cat|dog", 0, true, true),
+	PATH("X-Flowgrep-Canary: fg[0-9]{6}|passw(or)?d=", 0, true, true),
+	/* The core of a trailing + is bounded. */
+	PATH("User-Agent: BadBot/1\\.[0-9]+", 0, true, true),
+	PATH("ab[0-9]{2,}x?", 0, true, true),
+	/* An unbounded core: datagrams only. */
+	PATH("(?s)a.*z", 0, false, true),
+	PATH("a.{100}", 0, true, true),
+	PATH("a.{100}", 8, false, true),
+	PATH("^abc", 0, true, true),
+	PATH("\\Aabc", 0, true, true),
+	PATH("^abc|d", 0, false, false),
+	PATH("a^b", 0, false, false),
+	PATH("abc$", 0, false, false),
+	PATH("(?m)^a", 0, false, false),
+	PATH("\\bfoo", 0, true, true),
+	PATH("foo\\b", 0, false, false),
+	PATH("(?<=a)b", 0, false, false),
+	PATH("a(?=b)", 0, false, false),
+	PATH("(a)\\1", 0, false, false),
+	PATH("a\\Kb", 0, false, false),
+	PATH("a++b", 0, false, false),
+	PATH("(?>a)b", 0, false, false),
+	PATH("x*", 0, false, false),
+	PATH("a|", 0, false, false),
+	PATH("a{,3}", 0, false, false),
+	PATH("\\Qa.b\\E", 0, false, false),
+	PATH("(?x)a b", 0, false, false),
+	PATH("(*CRLF)a", 0, false, false),
+	PATH("a\0b", 0, true, true),
+	PATH("[\x00\x01]x", 0, true, true),
+	PATH("a\\\0b", 0, true, true),
+	PATH("(?i)get /", 0, true, true),
+	PATH("(?i:ab)c", 0, true, true),
+	PATH("(?is)a.c", 0, true, true),
+	PATH("\\N", 0, false, false),
+	PATH("\\p{L}x", 0, false, false),
+	PATH("[\\p{L}]x", 0, false, false),
+	PATH("\\R", 0, false, false),
+	{ "HeLLo", 5, true, 0, true, true },
+};
+
+START_TEST(test_path_case)
+{
+	const struct path_case *c = &path_cases[_i];
+	struct match_set *ms = match_set_new();
+	char errbuf[MATCH_ERRBUF_SIZE];
+	struct match_mem mm;
+
+	ck_assert_ptr_nonnull(ms);
+	match_set_engine(ms, MATCH_ENGINE_VECTORSCAN);
+	ck_assert_msg(match_set_add(ms, c->re, c->len, A, c->caseless, "-a",
+	    errbuf) == 0, "%s", errbuf);
+	match_set_limits(ms, c->window, 0);
+	ck_assert_int_eq(match_set_prepare(ms), c->fast);
+	ck_assert_msg(match_set_pattern_fast(ms, 0) == c->fast,
+	    "'%s': fast %d", c->re, !c->fast);
+	match_set_memory(ms, &mm);
+	ck_assert_msg(mm.fast_datagram == c->dgram, "'%s': datagram %d",
+	    c->re, mm.fast_datagram);
+	match_set_free(ms);
+}
+END_TEST
+
+/*
+ * A Vectorscan direction keeps no PCRE2 buffer, only its tail; its streams
+ * are counted while they live.
+ */
+START_TEST(test_vectorscan_state)
+{
+	struct match_set *ms = match_set_new();
+	struct match_dir md[2];
+	struct match_hit hit;
+	struct match_mem mm;
+	char errbuf[MATCH_ERRBUF_SIZE];
+
+	memset(md, 0, sizeof(md));
+	ck_assert_int_eq(match_set_add(ms, "needle", 6, A, false, "-a",
+	    errbuf), 0);
+	ck_assert_int_eq(match_set_prepare(ms), 1);
+	ck_assert(!feed(ms, &md[0], 0, "haystack nee", &hit));
+	ck_assert_ptr_null(md[0].buf);
+	ck_assert_ptr_nonnull(md[0].hs);
+	ck_assert_uint_eq(md[0].tail_cap, 6);
+	ck_assert_uint_eq(md[0].tail_len, 6);
+	ck_assert_mem_eq(md[0].tail, "ck nee", 6);
+	ck_assert_uint_eq(md[0].base, 12);
+	match_set_memory(ms, &mm);
+	ck_assert_uint_eq(mm.streams_live, 1);
+	ck_assert_uint_eq(mm.bytes_live, mm.dir_bytes);
+	ck_assert_uint_eq(mm.dir_bytes, mm.stream_bytes + 6);
+	ck_assert_uint_gt(mm.stream_bytes, 0);
+	ck_assert_uint_le(mm.bytes_max, 64U * 1024 * 1024);
+	ck_assert(!feed(ms, &md[1], 1, "n", &hit));
+	ck_assert_uint_eq(md[1].tail_len, 1);
+	match_set_memory(ms, &mm);
+	ck_assert_uint_eq(mm.streams_live, 2);
+	ck_assert_uint_eq(mm.streams_peak, 2);
+	ck_assert(feed(ms, &md[0], 0, "dle", &hit));
+	ck_assert_int_eq(hit.pattern, 0);
+	ck_assert_uint_eq(hit.offset, 9);
+	ck_assert_uint_eq(hit.len, 6);
+	ck_assert_mem_eq(hit.excerpt, "needle", 6);
+	/* A gap empties the tail and no match spans it. */
+	match_gap(ms, &md[1], 4);
+	ck_assert_uint_eq(md[1].tail_len, 0);
+	ck_assert(!feed(ms, &md[1], 1, "eedle", &hit));
+	ck_assert(feed(ms, &md[1], 1, "needle", &hit));
+	ck_assert_uint_eq(hit.offset, 10);
+	match_dir_release(&md[0]);
+	match_dir_release(&md[1]);
+	ck_assert_ptr_null(md[0].hs);
+	ck_assert_ptr_null(md[0].tail);
+	match_set_memory(ms, &mm);
+	ck_assert_uint_eq(mm.streams_live, 0);
+	ck_assert_uint_eq(mm.bytes_live, 0);
+	ck_assert_uint_eq(mm.streams_opened, 2);
+	ck_assert_uint_eq(mm.streams_peak, 2);
+	ck_assert_uint_eq(mm.streams_refused, 0);
+	match_set_free(ms);
+}
+END_TEST
+
+/* FLOWGREP_NO_VECTORSCAN=1 leaves every pattern on PCRE2. */
+START_TEST(test_env_no_vectorscan)
+{
+	struct match_set *ms;
+	struct match_dir md;
+	struct match_hit hit;
+	char errbuf[MATCH_ERRBUF_SIZE];
+	int want;
+
+	for (want = 0; want <= 1; want++) {
+		if (want == 0)
+			ck_assert_int_eq(setenv("FLOWGREP_NO_VECTORSCAN", "1",
+			    1), 0);
+		else
+			ck_assert_int_eq(unsetenv("FLOWGREP_NO_VECTORSCAN"), 0);
+		ms = match_set_new();
+		memset(&md, 0, sizeof(md));
+		ck_assert_int_eq(match_set_add(ms, "needle", 6, A, false, "-a",
+		    errbuf), 0);
+		ck_assert_int_eq(match_set_prepare(ms), want);
+		ck_assert(!feed(ms, &md, 0, "a nee", &hit));
+		ck_assert(want ? md.hs != NULL : md.hs == NULL);
+		ck_assert(feed(ms, &md, 0, "dle", &hit));
+		ck_assert_uint_eq(hit.offset, 2);
+		match_dir_release(&md);
+		match_set_free(ms);
+	}
+}
+END_TEST
+
+/*
+ * Patterns and limits given after the database is built still work: a late
+ * pattern runs on PCRE2, and a window too small for the tails sends new
+ * directions to PCRE2.
+ */
+START_TEST(test_late_changes)
+{
+	struct match_set *ms = match_set_new();
+	struct match_dir md[2];
+	struct match_hit hit;
+	char errbuf[MATCH_ERRBUF_SIZE];
+
+	memset(md, 0, sizeof(md));
+	ck_assert_int_eq(match_set_add(ms, "needle", 6, A, false, "-a",
+	    errbuf), 0);
+	ck_assert(!feed(ms, &md[0], 0, "a nee", &hit));
+	ck_assert_ptr_nonnull(md[0].hs);
+	ck_assert_int_eq(match_set_add(ms, "pin", 3, A, false, "-a",
+	    errbuf), 0);
+	ck_assert(!match_set_pattern_fast(ms, 1));
+	ck_assert(feed(ms, &md[0], 0, "dle pin", &hit));
+	ck_assert_int_eq(hit.pattern, 0);
+	ck_assert_uint_eq(hit.offset, 2);
+	match_set_limits(ms, 4, 0);
+	ck_assert(!feed(ms, &md[1], 1, "xpi", &hit));
+	ck_assert_ptr_null(md[1].hs);
+	ck_assert(feed(ms, &md[1], 1, "n needle", &hit));
+	ck_assert_int_eq(hit.pattern, 1);
+	ck_assert_uint_eq(hit.offset, 1);
+	ck_assert(match_datagram(ms, 0, (const uint8_t *)"a pin", 5, &hit));
+	ck_assert_int_eq(hit.pattern, 1);
+	match_dir_release(&md[0]);
+	match_dir_release(&md[1]);
+	match_set_free(ms);
+}
+END_TEST
+
+/*
+ * Escapes and classes Vectorscan is given read the same there: each one, on
+ * each byte alone and followed by a few others, caseless or not, matches a
+ * datagram exactly when PCRE2 alone does. Each must run on Vectorscan.
+ */
+static const char *const escape_cases[] = {
+	".", "(?s).", "\\s", "\\S", "\\w", "\\W", "\\d", "\\D", "\\h", "\\H",
+	"\\v", "\\V", "\\C", "[[:alpha:]]", "[[:alnum:]]", "[[:space:]]",
+	"[[:punct:]]", "[[:print:]]", "[[:graph:]]", "[[:cntrl:]]",
+	"[[:word:]]", "[[:blank:]]", "[[:upper:]]", "[[:lower:]]",
+	"[[:xdigit:]]", "[[:ascii:]]", "[[:^alpha:]]", "[^a]", "[\\s]",
+	"[\\W]", "[a-z]", "[A-Z]", "k", "K", "\\xe9", "\\xc9", "[\\x80-\\xff]",
+	"\\x4", "\\x41", "\\x{41}", "\\x{0}", "\\x", "\\xg", "\\0", "\\01",
+	"\\012", "\\0123", "\\o{101}", "\\cA", "\\ca", "\\c[", "\\c?", "\\e",
+	"\\a", "\\f", "\\t", "\\n", "\\r", "\\_", "\\-", "\\ ", "\\#", "\\]",
+	"]", "}", "[\\b]", "[\\x41-\\x43]", "[a\\-z]", "[]a]", "[^]a]",
+	"[\\]]", "[\\1]", "[\\01]", "[\\cA]", "[\\e]", "[\\t]", "[\\w\\s]",
+	"[\\h]", "[\\v]", "[\\V]", "[\\a]", "[\\f]", "[\\0]", "[\\x{ff}]",
+	"[a-]", "[-a]", "[\\^]", "[^^]", "[a-c-e]", "[\\377]",
+	"\\x7f", "[\\x00-\\x1f]", "\\x4g", "\\c?a", "a\\x", "\\01a", "[\\1]a",
+	"\\0a", "\\bk", "\\Bk", "k\\Bk",
+};
+
+START_TEST(test_escape_case)
+{
+	static const uint8_t seconds[] = { 'g', 'a', 'k', 'K', '\0', '\n',
+		'1', '3', 0xe9 };
+	const char *re = escape_cases[_i];
+	struct match_set *v, *p;
+	struct match_hit hv, hp;
+	char errbuf[MATCH_ERRBUF_SIZE];
+	uint8_t d[2];
+	size_t k;
+	int ci, b;
+	bool gv, gp;
+
+	for (ci = 0; ci < 2; ci++) {
+		v = match_set_new();
+		p = match_set_new();
+		match_set_engine(v, MATCH_ENGINE_VECTORSCAN);
+		match_set_engine(p, MATCH_ENGINE_PCRE2);
+		ck_assert_msg(match_set_add(v, re, strlen(re), A, ci, "-a",
+		    errbuf) == 0, "%s", errbuf);
+		ck_assert_int_eq(match_set_add(p, re, strlen(re), A, ci, "-a",
+		    errbuf), 0);
+		ck_assert_msg(match_set_prepare(v) == 1, "'%s' not fast", re);
+		for (b = 0; b < 256; b++)
+			for (k = 0; k <= sizeof(seconds); k++) {
+				d[0] = (uint8_t)b;
+				if (k > 0)
+					d[1] = seconds[k - 1];
+				gv = match_datagram(v, 0, d, k > 0 ? 2 : 1,
+				    &hv);
+				gp = match_datagram(p, 0, d, k > 0 ? 2 : 1,
+				    &hp);
+				ck_assert_msg(gv == gp && (!gv ||
+				    (hv.offset == hp.offset &&
+				    hv.len == hp.len)), "'%s'%s on %02x %02x: "
+				    "%d, PCRE2 alone %d", re, ci ? " caseless" :
+				    "", b, k > 0 ? d[1] : 0, gv, gp);
+			}
+		match_set_free(v);
+		match_set_free(p);
+	}
+}
+END_TEST
+
+/* ---- many patterns ---- */
+
+#define MANY_IOC 60		/* 0..59: literals */
+#define MANY_DOMAIN 90	/* 60..89: malware[0-9]{2}\.exampleK\.com */
+#define MANY_AGENT 120		/* 90..119: User-Agent: BadBot/1KK... */
+#define MANY_SECRET 140		/* 120..139: caseless Secret-K-Token */
+#define MANY_BEHIND 145		/* 140..144: (?<=user=)adminK */
+#define MANY_WORD 150		/* 145..149: \bwordK\b */
+#define MANY_COUNT 154		/* 150..153: ties, see below */
+#define MANY_FAST 142
+#define MANY_FILLER 3000
+#define MANY_TEXT_MAX 256
+
+static void
+many_add(struct match_set *ms, const char *re, bool caseless)
+{
+	char errbuf[MATCH_ERRBUF_SIZE];
+
+	ck_assert_msg(match_set_add(ms, re, strlen(re), A, caseless, "-f",
+	    errbuf) == 0, "%s", errbuf);
+}
+
+static struct match_set *
+many_set(enum match_engine eng)
+{
+	struct match_set *ms = match_set_new();
+	char re[MANY_TEXT_MAX];
+	int i;
+
+	ck_assert_ptr_nonnull(ms);
+	match_set_engine(ms, eng);
+	for (i = 0; i < MANY_IOC; i++) {
+		snprintf(re, sizeof(re), "ioc-%08x-evil",
+		    0x1234u + (unsigned)i);
+		many_add(ms, re, false);
+	}
+	for (i = MANY_IOC; i < MANY_DOMAIN; i++) {
+		snprintf(re, sizeof(re), "malware[0-9]{2}\\.example%d\\.com",
+		    i - MANY_IOC);
+		many_add(ms, re, false);
+	}
+	for (i = MANY_DOMAIN; i < MANY_AGENT; i++) {
+		snprintf(re, sizeof(re), "User-Agent: BadBot/%d\\.[0-9]+",
+		    100 + i - MANY_DOMAIN);
+		many_add(ms, re, false);
+	}
+	for (i = MANY_AGENT; i < MANY_SECRET; i++) {
+		snprintf(re, sizeof(re), "Secret-%d-Token", i - MANY_AGENT);
+		many_add(ms, re, true);
+	}
+	for (i = MANY_SECRET; i < MANY_BEHIND; i++) {
+		snprintf(re, sizeof(re), "(?<=user=)admin%d", i - MANY_SECRET);
+		many_add(ms, re, false);
+	}
+	for (i = MANY_BEHIND; i < MANY_WORD; i++) {
+		snprintf(re, sizeof(re), "\\bword%d\\b", i - MANY_BEHIND);
+		many_add(ms, re, false);
+	}
+	/* Ties at one start: 150 (PCRE2) beats 151, 152 beats 153 (PCRE2). */
+	many_add(ms, "(?<=<)tie-[a-z]+", false);
+	many_add(ms, "tie-abc", false);
+	many_add(ms, "knot-[0-9]", false);
+	many_add(ms, "(?<=<)knot-[0-9]+", false);
+	ck_assert_int_eq(match_set_count(ms), MANY_COUNT);
+	ck_assert_int_eq(match_set_prepare(ms),
+	    eng == MATCH_ENGINE_VECTORSCAN ? MANY_FAST : 0);
+	return ms;
+}
+
+struct plant {
+	const char *text;
+	uint32_t at;
+};
+
+struct many_case {
+	const char *name;
+	struct plant plants[2];
+	int want;
+	uint32_t off;
+	uint32_t mlen;		/* 0: varies with the chunks */
+};
+
+static const struct many_case many_cases[] = {
+	{ "literal", { { "ioc-00001259-evil", 1000 } }, 37, 1000, 17 },
+	{ "class and count", { { "malware42.example17.com", 1500 } }, 77,
+	    1500, 23 },
+	{ "greedy tail", { { "User-Agent: BadBot/103.4567 ", 700 } }, 93,
+	    700, 0 },
+	{ "caseless", { { "sEcReT-5-tOkEn", 2980 } }, 125, 2980, 14 },
+	{ "PCRE2 first", { { "user=admin3", 900 },
+	    { "ioc-00001236-evil", 950 } }, 143, 905, 6 },
+	{ "Vectorscan first", { { "ioc-00001236-evil", 900 },
+	    { "user=admin3", 950 } }, 2, 900, 17 },
+	{ "trailing \\b", { { " word2 ", 10 } }, 147, 11, 5 },
+	{ "tie to PCRE2", { { "<tie-abc!", 2000 } }, 150, 2001, 0 },
+	{ "tie to Vectorscan", { { "<knot-7!", 2000 } }, 152, 2001, 6 },
+	{ "at the start", { { "ioc-00001234-evil", 0 } }, 0, 0, 17 },
+	{ "at the end", { { "ioc-00001234-evil", MANY_FILLER - 17 } }, 0,
+	    MANY_FILLER - 17, 17 },
+	{ "none", { { "ioc-0000123g-evil", 100 } }, -1, 0, 0 },
+};
+
+/* Filler no pattern matches: lower-case letters but a-e and spaces. */
+static void
+many_filler(uint8_t *buf, size_t len)
+{
+	static const char set[] = "fghjklmnpqrsuvwxyz ";
+	uint32_t seed = RANDOM_SEED;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		buf[i] = (uint8_t)set[xorshift32(&seed) % (sizeof(set) - 1)];
+}
+
+/* Chunk sizes; 0 means random cuts. */
+static const uint32_t many_chunks[] = { 1, 3, 7, 16, 64, 1460, 100000, 0 };
+
+START_TEST(test_many_case)
+{
+	const struct many_case *mc = &many_cases[_i];
+	struct match_set *ms[NENGINES];
+	struct stream_case c;
+	struct result r, ref;
+	uint8_t data[MANY_FILLER];
+	bool cut[MANY_FILLER + 1];
+	uint32_t seed = RANDOM_SEED, k;
+	size_t e, ch, p;
+	char mode[64];
+
+	many_filler(data, sizeof(data));
+	for (p = 0; p < 2 && mc->plants[p].text != NULL; p++)
+		memcpy(data + mc->plants[p].at, mc->plants[p].text,
+		    strlen(mc->plants[p].text));
+	memset(&c, 0, sizeof(c));
+	c.name = mc->name;
+	c.data = (const char *)data;
+	c.len = sizeof(data);
+	c.want = mc->want;
+	c.off = mc->off;
+	c.mlen = mc->mlen;
+	c.len_varies = mc->mlen == 0;
+	for (e = 0; e < NENGINES; e++)
+		ms[e] = many_set(engines[e]);
+	for (ch = 0; ch < sizeof(many_chunks) / sizeof(many_chunks[0]);
+	    ch++) {
+		for (k = 0; k <= c.len; k++)
+			cut[k] = many_chunks[ch] != 0 ? k % many_chunks[ch] ==
+			    0 : xorshift32(&seed) % 50 == 0;
+		for (e = NENGINES; e-- > 0;) {
+			snprintf(mode, sizeof(mode), "%s chunk",
+			    engine_names[e]);
+			run_stream(ms[e], &c, cut, &r);
+			check_result(&c, &r, mode, (long)many_chunks[ch]);
+			if (e == NENGINES - 1) {
+				ref = r;
+				continue;
+			}
+			/* The same cuts give the same length too. */
+			ck_assert_uint_eq(r.h.len, ref.h.len);
+		}
+	}
+	for (e = 0; e < NENGINES; e++)
+		match_set_free(ms[e]);
+}
+END_TEST
+
+/* ---- random patterns, all engines against the reference ---- */
+
+/* Both may be set at compile time for longer runs. */
+#ifndef RAND_CASES
+#define RAND_CASES 3000
+#endif
+#ifndef RAND_SEED
+#define RAND_SEED 0x5bd1e995U
+#endif
+#define RAND_DATA_MAX 40
+#define RAND_LONG_MAX 300
+#define RAND_RE_MAX 2048
+#define RAND_PATS_MAX 4
+
+static const char *const rand_atoms[] = {
+	"a", "b", "c", "1", " ", "A", ".", "[ab]", "[^c]", "\\s", "\\w",
+	"\\d", "[a-c1]", "\\x00", "ab", "ba"
+};
+static const char *const rand_quants[] = {
+	"", "", "", "", "?", "*", "+", "{2}", "{1,3}", "{0,2}", "+?", "*?",
+	"{2,}", "??"
+};
+static const char *const rand_prefixes[] = {
+	"", "", "", "", "", "^", "\\b", "(?<=a)", "(?i)", "\\A", "(?s)"
+};
+static const char *const rand_suffixes[] = {
+	"", "", "", "", "", "$", "\\b", "|c", "(?=b)", "\\B", "|^b"
+};
+static const char rand_bytes[] = "abcA1 \n";
+
+#define PICK(seed, arr) ((arr)[xorshift32(seed) % \
+	(sizeof(arr) / sizeof((arr)[0]))])
+
+static void
+rand_append(char *re, const char *s)
+{
+	ck_assert_uint_lt(strlen(re) + strlen(s), RAND_RE_MAX);
+	strcat(re, s);
+}
+
+static const char *const rand_musts[] = { "", "+", "{2}", "{1,3}", "+?" };
+static const char *const rand_optionals[] = { "", "", "?", "??" };
+
+/* True when a quantifier allows no repetition. */
+static bool
+rand_optional(const char *q)
+{
+	return q[0] == '?' || q[0] == '*' || strncmp(q, "{0", 2) == 0;
+}
+
+/*
+ * A sequence of atoms; returns whether it can match the empty string. At the
+ * top level one of them is a plain atom that must appear, and a group that
+ * can match the empty string is never repeated: PCRE2's soft partial
+ * matching returns a partial match, or none, where such patterns have a
+ * complete one (a match ending in a repeated group that matched nothing, an
+ * empty match before (?=b)), which the reference follows and the others,
+ * searching for complete matches first, do not.
+ */
+static bool
+rand_seq(uint32_t *seed, char *re, int depth)
+{
+	uint32_t n = 1 + xorshift32(seed) % 4, k, must = xorshift32(seed) % n;
+	bool nullable = true, inner;
+	const char *q;
+
+	for (k = 0; k < n; k++) {
+		if (depth == 0 && k == must) {
+			rand_append(re, PICK(seed, rand_atoms));
+			rand_append(re, PICK(seed, rand_musts));
+			nullable = false;
+			continue;
+		}
+		if (depth < 2 && xorshift32(seed) % 6 == 0) {
+			rand_append(re, "(?:");
+			inner = rand_seq(seed, re, depth + 1);
+			if (xorshift32(seed) % 2 == 0) {
+				rand_append(re, "|");
+				inner = rand_seq(seed, re, depth + 1) || inner;
+			}
+			rand_append(re, ")");
+			q = inner ? PICK(seed, rand_optionals) :
+			    PICK(seed, rand_quants);
+		} else {
+			rand_append(re, PICK(seed, rand_atoms));
+			inner = false;
+			q = PICK(seed, rand_quants);
+		}
+		rand_append(re, q);
+		if (!inner && !rand_optional(q))
+			nullable = false;
+	}
+	return nullable;
+}
+
+/* Formats bytes for a failure message. */
+static void
+show(char *dst, size_t size, const char *src, size_t len)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < len && o + 5 < size; i++) {
+		if (src[i] >= 0x20 && src[i] < 0x7f)
+			dst[o++] = src[i];
+		else
+			o += (size_t)snprintf(dst + o, size - o, "\\x%02x",
+			    (unsigned char)src[i]);
+	}
+	dst[o] = '\0';
+}
+
+static bool
+same_result(const struct result *a, const struct result *b)
+{
+	return a->hit == b->hit && a->overflows == b->overflows &&
+	    a->depth_reached == b->depth_reached && (!a->hit ||
+	    (a->h.pattern == b->h.pattern && a->h.offset == b->h.offset &&
+	    a->h.len == b->h.len && a->h.excerpt_len == b->h.excerpt_len &&
+	    memcmp(a->h.excerpt, b->h.excerpt, a->h.excerpt_len) == 0));
+}
+
+/*
+ * Random patterns (anchors, \b, lookarounds, classes, quantifiers, nested
+ * alternations, caseless) over random bytes, cut at random, with gaps, small
+ * windows and depths: every engine gives exactly the reference's hit, length
+ * and counts, and the same datagram hit. Cases where Vectorscan runs some
+ * pattern must be common, or the test proves little.
+ */
+START_TEST(test_random_engines)
+{
+	static const uint32_t windows[] = { 3, 5, 8, 16, 65536 };
+	static const uint64_t depths[] = { 0, 0, 0, 12, 30 };
+	char res[RAND_PATS_MAX][RAND_RE_MAX];
+	char data[RAND_LONG_MAX], shown[2048], pshown[RAND_PATS_MAX][400];
+	struct pat_spec pats[CASE_PATS_MAX + 1];
+	struct stream_case c;
+	struct match_set *ms;
+	struct result r[NENGINES];
+	struct match_hit dh[NENGINES];
+	bool dg[NENGINES], cut[RAND_LONG_MAX + 1], long_data;
+	uint32_t seed = RANDOM_SEED ^ RAND_SEED, k;
+	int run, np, i, fast_sets = 0;
+	size_t e;
+
+	for (run = 0; run < RAND_CASES; run++) {
+		memset(&c, 0, sizeof(c));
+		memset(pats, 0, sizeof(pats));
+		np = 1 + (int)(xorshift32(&seed) % RAND_PATS_MAX);
+		for (i = 0; i < np; i++) {
+			res[i][0] = '\0';
+			rand_append(res[i], PICK(&seed, rand_prefixes));
+			(void)rand_seq(&seed, res[i], 0);
+			rand_append(res[i], PICK(&seed, rand_suffixes));
+			pats[i].re = res[i];
+			pats[i].len = strlen(res[i]);
+			pats[i].dirs = xorshift32(&seed) % 4 == 0 ?
+			    (xorshift32(&seed) % 2 ? C : S) : A;
+			pats[i].caseless = xorshift32(&seed) % 5 == 0;
+			show(pshown[i], sizeof(pshown[i]), res[i],
+			    pats[i].len);
+		}
+		/*
+		 * One case in four is long and mostly filler, so that matches
+		 * fall at the ends of the scanners' 16- to 64-byte blocks.
+		 */
+		long_data = xorshift32(&seed) % 4 == 0;
+		c.len = xorshift32(&seed) % (long_data ? RAND_LONG_MAX :
+		    RAND_DATA_MAX);
+		for (k = 0; k < c.len; k++)
+			data[k] = long_data && xorshift32(&seed) % 8 != 0 ?
+			    'm' : xorshift32(&seed) % 8 == 0 ? '\0' :
+			    PICK(&seed, rand_bytes);
+		c.data = data;
+		c.dir = (int)(xorshift32(&seed) % 2);
+		c.ngaps = (int)(xorshift32(&seed) % 3);
+		for (i = 0; i < c.ngaps; i++) {
+			c.gaps[i].at = c.len > 0 ? xorshift32(&seed) % (c.len +
+			    1) : 0;
+			c.gaps[i].len = xorshift32(&seed) % 4;
+		}
+		if (c.ngaps == 2 && c.gaps[1].at < c.gaps[0].at) {
+			k = c.gaps[0].at;
+			c.gaps[0].at = c.gaps[1].at;
+			c.gaps[1].at = k;
+		}
+		c.window = PICK(&seed, windows);
+		c.depth = PICK(&seed, depths);
+		for (k = 0; k <= c.len; k++)
+			cut[k] = xorshift32(&seed) % (long_data ? 40 : 3) == 0;
+		show(shown, sizeof(shown), data, c.len);
+		/* The cuts and gaps, after the data, for failure messages. */
+		snprintf(shown + strlen(shown), sizeof(shown) - strlen(shown),
+		    "' cuts '");
+		for (k = 0; k <= c.len; k++)
+			snprintf(shown + strlen(shown), sizeof(shown) -
+			    strlen(shown), "%c", cut[k] ? '|' : '.');
+		for (i = 0; i < c.ngaps; i++)
+			snprintf(shown + strlen(shown), sizeof(shown) -
+			    strlen(shown), " gap %u+%u", c.gaps[i].at,
+			    c.gaps[i].len);
+		c.name = shown;
+		for (e = 0; e < NENGINES; e++) {
+			ms = build_set(pats, c.window, c.depth, engines[e]);
+			if (engines[e] == MATCH_ENGINE_VECTORSCAN &&
+			    match_set_prepare(ms) > 0)
+				fast_sets++;
+			run_stream(ms, &c, cut, &r[e]);
+			dg[e] = match_datagram(ms, c.dir, (const uint8_t *)data,
+			    c.len, &dh[e]);
+			match_set_free(ms);
+		}
+		for (e = 0; e + 1 < NENGINES; e++) {
+			ck_assert_msg(same_result(&r[e], &r[NENGINES - 1]),
+			    "run %d, %s: '%s' '%s' '%s' '%s' on '%s' window %u "
+			    "depth %llu: hit %d pattern %d at %llu len %u "
+			    "overflows %llu; reference hit %d pattern %d at "
+			    "%llu len %u overflows %llu", run, engine_names[e],
+			    pshown[0], np > 1 ? pshown[1] : "",
+			    np > 2 ? pshown[2] : "", np > 3 ? pshown[3] : "",
+			    shown, c.window, (unsigned long long)c.depth,
+			    r[e].hit, r[e].h.pattern,
+			    (unsigned long long)r[e].h.offset, r[e].h.len,
+			    (unsigned long long)r[e].overflows,
+			    r[NENGINES - 1].hit, r[NENGINES - 1].h.pattern,
+			    (unsigned long long)r[NENGINES - 1].h.offset,
+			    r[NENGINES - 1].h.len,
+			    (unsigned long long)r[NENGINES - 1].overflows);
+			ck_assert_msg(dg[e] == dg[NENGINES - 1] && (!dg[e] ||
+			    (dh[e].pattern == dh[NENGINES - 1].pattern &&
+			    dh[e].offset == dh[NENGINES - 1].offset &&
+			    dh[e].len == dh[NENGINES - 1].len)),
+			    "run %d, %s datagram: '%s' '%s' '%s' '%s' on '%s'",
+			    run, engine_names[e], pshown[0],
+			    np > 1 ? pshown[1] : "", np > 2 ? pshown[2] : "",
+			    np > 3 ? pshown[3] : "", shown);
+		}
+	}
+	ck_assert_int_gt(fast_sets, RAND_CASES / 4);
+}
+END_TEST
+
+/*
+ * Long scans: Vectorscan's scanners work in blocks of 16 to 64 bytes, and
+ * some of its releases miss matches near a block's end (see hs_runtime()
+ * in match.c). Random patterns over long, mostly filler data at every
+ * alignment, as one feed and as a datagram, match exactly as PCRE2 alone
+ * does.
+ */
+#define LONG_RUNS 400
+#define LONG_MAX 400
+
+START_TEST(test_long_scans)
+{
+	_Alignas(64) uint8_t buf[LONG_MAX + 64];
+	static const char fill[] = "abc1 Axyz0\n";
+	struct match_set *v, *p;
+	struct match_dir md;
+	struct match_hit hv, hp;
+	char re[RAND_RE_MAX], errbuf[MATCH_ERRBUF_SIZE];
+	uint32_t seed = RANDOM_SEED ^ 0x9e3779b9U, len, al, k;
+	int run, n, j, fast = 0;
+	bool gv, gp;
+
+	for (run = 0; run < LONG_RUNS; run++) {
+		re[0] = '\0';
+		n = 1 + (int)(xorshift32(&seed) % 4);
+		for (j = 0; j < n; j++) {
+			rand_append(re, PICK(&seed, rand_atoms));
+			rand_append(re, j == 0 ? "" : PICK(&seed, rand_quants));
+		}
+		v = match_set_new();
+		p = match_set_new();
+		match_set_engine(v, MATCH_ENGINE_VECTORSCAN);
+		match_set_engine(p, MATCH_ENGINE_PCRE2);
+		ck_assert_int_eq(match_set_add(v, re, strlen(re), A, false,
+		    "-a", errbuf), 0);
+		ck_assert_int_eq(match_set_add(p, re, strlen(re), A, false,
+		    "-a", errbuf), 0);
+		fast += match_set_prepare(v);
+		len = 64 + xorshift32(&seed) % (LONG_MAX - 64);
+		al = xorshift32(&seed) % 64;
+		for (k = 0; k < len; k++)
+			buf[al + k] = xorshift32(&seed) % 12 == 0 ?
+			    (uint8_t)fill[xorshift32(&seed) % (sizeof(fill) -
+			    1)] : 'm';
+		gv = match_datagram(v, 0, buf + al, len, &hv);
+		gp = match_datagram(p, 0, buf + al, len, &hp);
+		ck_assert_msg(gv == gp && (!gv || (hv.pattern == hp.pattern &&
+		    hv.offset == hp.offset && hv.len == hp.len)),
+		    "datagram '%s', %u bytes at %u: %d, PCRE2 alone %d", re,
+		    len, al, gv, gp);
+		memset(&md, 0, sizeof(md));
+		gv = match_feed(v, &md, 0, buf + al, len, &hv);
+		match_dir_release(&md);
+		gp = match_feed(p, &md, 0, buf + al, len, &hp);
+		match_dir_release(&md);
+		ck_assert_msg(gv == gp && (!gv || (hv.pattern == hp.pattern &&
+		    hv.offset == hp.offset && hv.len == hp.len)),
+		    "feed '%s', %u bytes at %u: %d, PCRE2 alone %d", re,
+		    len, al, gv, gp);
+		match_set_free(v);
+		match_set_free(p);
+	}
+	ck_assert_int_gt(fast, LONG_RUNS / 2);
 }
 END_TEST
 
@@ -860,9 +1643,20 @@ match_suite(void)
 	tcase_add_test(tc, test_no_copy);
 	tcase_add_test(tc, test_context_only);
 	tcase_add_test(tc, test_buffer_bounds);
-	tcase_add_test(tc, test_depth_done);
-	tcase_add_test(tc, test_two_directions);
-	tcase_add_test(tc, test_end_so_far);
+	tcase_add_loop_test(tc, test_depth_done, 0, (int)NENGINES);
+	tcase_add_loop_test(tc, test_two_directions, 0, (int)NENGINES);
+	tcase_add_loop_test(tc, test_end_so_far, 0, (int)NENGINES);
+	tcase_add_loop_test(tc, test_path_case, 0,
+	    (int)(sizeof(path_cases) / sizeof(path_cases[0])));
+	tcase_add_test(tc, test_vectorscan_state);
+	tcase_add_test(tc, test_env_no_vectorscan);
+	tcase_add_test(tc, test_late_changes);
+	tcase_add_loop_test(tc, test_escape_case, 0,
+	    (int)(sizeof(escape_cases) / sizeof(escape_cases[0])));
+	tcase_add_loop_test(tc, test_many_case, 0,
+	    (int)(sizeof(many_cases) / sizeof(many_cases[0])));
+	tcase_add_test(tc, test_random_engines);
+	tcase_add_test(tc, test_long_scans);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages flowgrep needs to build and test.
 set -eu
 pkgs="build-essential pkg-config libpcap-dev libpcre2-dev libnet1-dev check iproute2 jq parallel
-libnids-dev libglib2.0-dev tcpdump tshark python3"
+libnids-dev libglib2.0-dev tcpdump tshark python3 libvectorscan-dev"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
