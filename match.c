@@ -13,22 +13,30 @@
 #include "match.h"
 
 /*
- * PCRE2 is the semantics; Vectorscan only finds candidates fast. Each
- * pattern Vectorscan can parse is reduced to its core: trailing optional
- * atoms are dropped and a trailing {n,} or + becomes {n}, so that the core
- * matches at exactly the starts the pattern does, ending at the first point
- * where some match of the pattern from that start is complete (every match
- * of the pattern has a core match as its prefix, and every core match is a
- * match). Vectorscan streams the cores of the set, one stream per
- * direction; a core match ending in a feed means the pattern's first
- * complete match ends in this feed too, so PCRE2 confirms it there over the
- * stream's last bytes (the tail: the core's maximum width and the context
- * its lookbehinds inspect) and the feed, and picks start and length exactly
- * as the PCRE2 path would. Vectorscan may report more than PCRE2 matches
- * (it is then only slower), never less for the patterns admitted: those it
- * compiles without assertions at the end of data, whose core is bounded by
- * the window and MATCH_TAIL_MAX, with ^ or \A only at the very start, and
- * no $ or (?m). The rest run on PCRE2 as before.
+ * PCRE2 is the semantics; Vectorscan only finds candidates fast.
+ *
+ * Each pattern Vectorscan can parse is reduced to its core: trailing
+ * optional atoms are dropped and a trailing {n,m}, {n,} or + becomes {n}.
+ * Every match of the pattern has a core match as its prefix, and every core
+ * match is a match, so the core matches at exactly the starts the pattern
+ * does, ending where the first match from that start is complete. One
+ * Vectorscan stream per direction runs the cores of the set; a core match
+ * ending in a feed means the pattern's first complete match ends in this
+ * feed, so PCRE2 confirms it there, over the stream's last bytes (the tail:
+ * the widest core and the context lookbehinds inspect) and the feed, and
+ * picks start and length as the PCRE2 path would: the earliest start wins,
+ * then the lowest index, whichever path found it. Vectorscan may report
+ * more than PCRE2 matches (that only costs a confirmation), never less for
+ * the patterns admitted (see pattern_analyse()): those that compile in
+ * Vectorscan with no assertion at the end of the data, whose core fits the
+ * window and MATCH_TAIL_MAX, with ^ only at the very start of a pattern
+ * without top-level alternation (a stream opened after a gap ignores
+ * them), and no $ or (?m). The rest run on PCRE2 as before, as do all
+ * patterns of a direction refused a stream by MATCH_STREAMS_MEM_MAX.
+ *
+ * The PCRE2 path searches for complete matches first and for a partial
+ * match only near the end (scan_complete(), scan_partial()): partial
+ * matching turns off PCRE2's start-of-match optimisations.
  */
 
 /*
@@ -964,23 +972,25 @@ set_paths(struct match_set *ms)
 }
 
 /*
- * Picks the runtime calls and the platform to compile for. Vectorscan 5.4.9
- * (Debian 12) misses matches in its AVX-512 implementation: "4." is not
- * found in 95 bytes holding "456789" at offset 80, nor " +[^c]" and
- * "1b{0,2}" in longer data (its scanners for a byte followed by a class
- * mishandle the ends of 64-byte blocks; later releases fix several such
- * bugs). Its AVX2 implementation finds them all. So on a processor with
- * AVX-512, where the library would choose that implementation, the set
- * calls the AVX2 one by its exported name (the library is built with every
- * implementation, each exported as avx2_hs_scan_stream and so on) and
- * compiles databases without AVX-512 instructions. Without those names,
- * the library's own calls are used, and hs_selftest() judges them.
+ * Picks the runtime calls and the platform to compile for. Debian 12's
+ * Vectorscan (5.4.9) is built with one implementation per processor
+ * generation and calls the newest the processor runs, and both its AVX-512
+ * and its AVX2 implementations miss matches: "4." is not found in 95 bytes
+ * holding "456789" at offset 80 (AVX-512), nor 1\d.*ab in "yybc xzcbxcx1
+ * cy10ab" (AVX2 and AVX-512), both found by PCRE2 and by its SSE4.2
+ * implementation (later releases fix several such bugs in their SIMD
+ * scanners). So on a processor with AVX2 the set calls the SSE4.2
+ * implementation by its exported name (corei7_hs_scan_stream and so on)
+ * and compiles databases for a processor without AVX2; the SSE4.2 one
+ * scans as fast on these patterns. Without those names the library's own
+ * calls are used. Either way hs_selftest() must find the known answers, or
+ * the set runs on PCRE2 alone.
  */
 static void
 hs_runtime(struct match_set *ms, hs_platform_info_t *plat,
     hs_platform_info_t **platp)
 {
-	struct hs_api avx2;
+	struct hs_api sse;
 
 	ms->api.open = hs_open_stream;
 	ms->api.scan = hs_scan_stream;
@@ -988,20 +998,20 @@ hs_runtime(struct match_set *ms, hs_platform_info_t *plat,
 	ms->api.reset = hs_reset_stream;
 	*platp = NULL;
 	__builtin_cpu_init();
-	if (!__builtin_cpu_supports("avx512f") ||
-	    !__builtin_cpu_supports("avx2") ||
+	if (!__builtin_cpu_supports("avx2") ||
+	    !__builtin_cpu_supports("sse4.2") ||
+	    !__builtin_cpu_supports("popcnt") ||
 	    hs_populate_platform(plat) != HS_SUCCESS)
 		return;
-	*(void **)&avx2.open = dlsym(RTLD_DEFAULT, "avx2_hs_open_stream");
-	*(void **)&avx2.scan = dlsym(RTLD_DEFAULT, "avx2_hs_scan_stream");
-	*(void **)&avx2.close = dlsym(RTLD_DEFAULT, "avx2_hs_close_stream");
-	*(void **)&avx2.reset = dlsym(RTLD_DEFAULT, "avx2_hs_reset_stream");
-	if (avx2.open == NULL || avx2.scan == NULL || avx2.close == NULL ||
-	    avx2.reset == NULL)
+	*(void **)&sse.open = dlsym(RTLD_DEFAULT, "corei7_hs_open_stream");
+	*(void **)&sse.scan = dlsym(RTLD_DEFAULT, "corei7_hs_scan_stream");
+	*(void **)&sse.close = dlsym(RTLD_DEFAULT, "corei7_hs_close_stream");
+	*(void **)&sse.reset = dlsym(RTLD_DEFAULT, "corei7_hs_reset_stream");
+	if (sse.open == NULL || sse.scan == NULL || sse.close == NULL ||
+	    sse.reset == NULL)
 		return;
-	ms->api = avx2;
-	plat->cpu_features &= ~(unsigned long long)(HS_CPU_FEATURES_AVX512 |
-	    HS_CPU_FEATURES_AVX512VBMI);
+	ms->api = sse;
+	plat->cpu_features = 0;
 	*platp = plat;
 }
 
@@ -1018,37 +1028,36 @@ selftest_hit(unsigned int id, unsigned long long from, unsigned long long to,
 }
 
 /*
- * Known answers for the runtime picked: patterns that the AVX-512
- * implementation of Vectorscan 5.4.9 misses, each alone in a database,
- * planted near the end of 95 to 256 bytes at several alignments. Returns
- * 0 when every one is found. It catches the bug it was written for, not
- * every bug: see hs_runtime().
+ * Known answers for the runtime picked: patterns that Vectorscan 5.4.9's
+ * AVX2 or AVX-512 implementations miss, each alone in a database, planted
+ * at several offsets and alignments. Returns 0 when every one is found. It
+ * catches the bugs it was written for, not every bug: see hs_runtime().
  */
 static int
 hs_selftest(const struct match_set *ms, const hs_platform_info_t *plat)
 {
 	static const char *const pats[] = { "4.", "4..", " +[^c]",
-	    "1b{0,2}" };
+	    "1b{0,2}", "1\\d.*ab" };
 	static const char *const plants[] = { "456789", "456789", "  x",
-	    "1b" };
-	static const unsigned lens[] = { 95, 160, 256 };
+	    "1b", "yybc xzcbxcx1 cy10ab" };
+	static const unsigned lens[] = { 20, 95, 160, 256 };
 	_Alignas(64) char buf[256 + 64];
 	hs_compile_error_t *err = NULL;
 	hs_database_t *db = NULL;
 	hs_scratch_t *scr = NULL;
 	hs_stream_t *st;
-	size_t p, l, al;
+	size_t p, l, al, n;
 	int found;
 
 	for (p = 0; p < sizeof(pats) / sizeof(pats[0]); p++) {
 		if (hs_compile(pats[p], 0, HS_MODE_STREAM, plat, &db, &err) !=
 		    HS_SUCCESS || hs_alloc_scratch(db, &scr) != HS_SUCCESS)
 			goto fail;
+		n = strlen(plants[p]);
 		for (l = 0; l < sizeof(lens) / sizeof(lens[0]); l++)
 			for (al = 0; al < 64; al += 7) {
 				memset(buf, 'm', sizeof(buf));
-				memcpy(buf + al + lens[l] - 15, plants[p],
-				    strlen(plants[p]));
+				memcpy(buf + al + lens[l] - n, plants[p], n);
 				found = 0;
 				if (ms->api.open(db, 0, &st) != HS_SUCCESS)
 					goto fail;

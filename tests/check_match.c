@@ -1151,6 +1151,57 @@ START_TEST(test_escape_case)
 }
 END_TEST
 
+/*
+ * Matches Debian 12's Vectorscan misses in its AVX2 and AVX-512
+ * implementations (match.c's hs_runtime() avoids them): each is found,
+ * whole and as a datagram, at every alignment.
+ */
+START_TEST(test_vectorscan_bugs)
+{
+	static const struct {
+		const char *re;
+		const char *data;
+		uint32_t len;
+		uint32_t off;
+	} cases[] = {
+		{ "4.", "456789", 95, 80 },
+		{ "4..", "456789", 160, 145 },
+		{ "1\\d.*ab", "yybc xzcbxcx1 cy10ab", 20, 0 },
+		{ "1\\d.*ab", "yybc xzcbxcx1 cy10ab", 200, 180 },
+	};
+	_Alignas(64) uint8_t buf[256 + 64];
+	struct match_set *ms;
+	struct match_dir md;
+	struct match_hit hit;
+	struct match_mem mm;
+	char errbuf[MATCH_ERRBUF_SIZE];
+	size_t i, al;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ms = match_set_new();
+		ck_assert_int_eq(match_set_add(ms, cases[i].re,
+		    strlen(cases[i].re), A, false, "-a", errbuf), 0);
+		(void)match_set_prepare(ms);
+		match_set_memory(ms, &mm);
+		ck_assert_int_eq(mm.fast_datagram, 1);
+		for (al = 0; al < 64; al++) {
+			memset(buf, 'm', sizeof(buf));
+			memcpy(buf + al + cases[i].off, cases[i].data,
+			    strlen(cases[i].data));
+			ck_assert_msg(match_datagram(ms, 0, buf + al,
+			    cases[i].len, &hit), "'%s' datagram at %zu",
+			    cases[i].re, al);
+			memset(&md, 0, sizeof(md));
+			ck_assert_msg(match_feed(ms, &md, 0, buf + al,
+			    cases[i].len, &hit), "'%s' feed at %zu",
+			    cases[i].re, al);
+			match_dir_release(&md);
+		}
+		match_set_free(ms);
+	}
+}
+END_TEST
+
 /* ---- many patterns ---- */
 
 #define MANY_IOC 60		/* 0..59: literals */
@@ -1651,6 +1702,7 @@ match_suite(void)
 	tcase_add_test(tc, test_vectorscan_state);
 	tcase_add_test(tc, test_env_no_vectorscan);
 	tcase_add_test(tc, test_late_changes);
+	tcase_add_test(tc, test_vectorscan_bugs);
 	tcase_add_loop_test(tc, test_escape_case, 0,
 	    (int)(sizeof(escape_cases) / sizeof(escape_cases[0])));
 	tcase_add_loop_test(tc, test_many_case, 0,
