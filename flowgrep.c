@@ -306,6 +306,8 @@ compile_patterns(const struct options *o)
 			errx(EXIT_TROUBLE, "%s", errbuf);
 	}
 	match_set_limits(ms, (uint32_t)o->window, o->depth);
+	/* Vectorscan's database is built now, before the first packet. */
+	(void)match_set_prepare(ms);
 	return ms;
 }
 

@@ -98,6 +98,9 @@
 #define MATCH_STREAMS_MEM_MAX (32U * 1024 * 1024)
 #define MATCH_HS_RETRIES 16
 
+/* Up to this many patterns PCRE2 alone may be as fast: see hs_pays(). */
+#define MATCH_PCRE2_FEW 4
+
 /*
  * Without a complete match, a partial match is a proper prefix of a core
  * match (see scan_partial()), so it starts less than the core's width
@@ -770,7 +773,8 @@ pattern_analyse(struct match_set *ms, struct match_pat *p)
 	if (ci->max_width < UINT32_MAX - MATCH_PARTIAL_SLACK)
 		p->pbound = ci->max_width + MATCH_PARTIAL_SLACK;
 
-	if (ms->engine != MATCH_ENGINE_VECTORSCAN || f.inexact ||
+	if ((ms->engine != MATCH_ENGINE_VECTORSCAN &&
+	    ms->engine != MATCH_ENGINE_AUTO) || f.inexact ||
 	    (f.anchored && f.top_alt))
 		goto out;
 	scan_text(p->text, p->len, &behind, &multiline);
@@ -820,7 +824,7 @@ match_set_new(void)
 	ms->window = MATCH_WINDOW_DEFAULT;
 	env = getenv("FLOWGREP_NO_VECTORSCAN");
 	ms->engine = env != NULL && *env != '\0' && strcmp(env, "0") != 0 ?
-	    MATCH_ENGINE_PCRE2 : MATCH_ENGINE_VECTORSCAN;
+	    MATCH_ENGINE_PCRE2 : MATCH_ENGINE_AUTO;
 	ms->mdata = pcre2_match_data_create(1, NULL);
 	ms->mctx = pcre2_match_context_create(NULL);
 	if (ms->mdata == NULL || ms->mctx == NULL) {
@@ -990,13 +994,16 @@ static void
 hs_runtime(struct match_set *ms, hs_platform_info_t *plat,
     hs_platform_info_t **platp)
 {
+#if defined(__x86_64__) || defined(__i386__)
 	struct hs_api sse;
+#endif
 
 	ms->api.open = hs_open_stream;
 	ms->api.scan = hs_scan_stream;
 	ms->api.close = hs_close_stream;
 	ms->api.reset = hs_reset_stream;
 	*platp = NULL;
+#if defined(__x86_64__) || defined(__i386__)
 	__builtin_cpu_init();
 	if (!__builtin_cpu_supports("avx2") ||
 	    !__builtin_cpu_supports("sse4.2") ||
@@ -1013,6 +1020,9 @@ hs_runtime(struct match_set *ms, hs_platform_info_t *plat,
 	ms->api = sse;
 	plat->cpu_features = 0;
 	*platp = plat;
+#else
+	(void)plat;
+#endif
 }
 
 static int
@@ -1030,17 +1040,16 @@ selftest_hit(unsigned int id, unsigned long long from, unsigned long long to,
 /*
  * Known answers for the runtime picked: patterns that Vectorscan 5.4.9's
  * AVX2 or AVX-512 implementations miss, each alone in a database, planted
- * at several offsets and alignments. Returns 0 when every one is found. It
+ * at the end of several lengths, at several alignments (some 2 ms a set). Returns 0 when every one is found. It
  * catches the bugs it was written for, not every bug: see hs_runtime().
  */
 static int
 hs_selftest(const struct match_set *ms, const hs_platform_info_t *plat)
 {
-	static const char *const pats[] = { "4.", "4..", " +[^c]",
-	    "1b{0,2}", "1\\d.*ab" };
-	static const char *const plants[] = { "456789", "456789", "  x",
-	    "1b", "yybc xzcbxcx1 cy10ab" };
-	static const unsigned lens[] = { 20, 95, 160, 256 };
+	static const char *const pats[] = { "4.", "1\\d.*ab" };
+	static const char *const plants[] = { "456789",
+	    "yybc xzcbxcx1 cy10ab" };
+	static const unsigned lens[] = { 20, 95, 256 };
 	_Alignas(64) char buf[256 + 64];
 	hs_compile_error_t *err = NULL;
 	hs_database_t *db = NULL;
@@ -1089,18 +1098,23 @@ fail:
 static void
 hs_build(struct match_set *ms)
 {
-	const char **exprs = calloc((size_t)ms->count, sizeof(*exprs));
-	unsigned *flags = calloc((size_t)ms->count, sizeof(*flags));
-	unsigned *ids = calloc((size_t)ms->count, sizeof(*ids));
+	size_t cnt = ms->count > 0 ? (size_t)ms->count : 1;
+	const char **exprs = calloc(cnt, sizeof(*exprs));
+	unsigned *flags = calloc(cnt, sizeof(*flags));
+	unsigned *ids = calloc(cnt, sizeof(*ids));
 	hs_compile_error_t *err = NULL;
 	hs_platform_info_t plat, *platp;
 	int i, n, tries, bad;
 
+	for (i = n = 0; i < ms->count; i++)
+		n += ms->pats[i].fast_dgram;
+	if (n == 0)
+		goto fail;
 	hs_runtime(ms, &plat, &platp);
 	if (hs_selftest(ms, platp) != 0)
 		goto fail;
-	ms->rep = calloc((size_t)ms->count, sizeof(*ms->rep));
-	ms->seen = calloc((size_t)ms->count, sizeof(*ms->seen));
+	ms->rep = calloc(cnt, sizeof(*ms->rep));
+	ms->seen = calloc(cnt, sizeof(*ms->seen));
 	if (exprs == NULL || flags == NULL || ids == NULL || ms->rep == NULL ||
 	    ms->seen == NULL)
 		goto fail;
@@ -1143,6 +1157,51 @@ out:
 	free(ids);
 }
 
+/*
+ * True when PCRE2's JIT finds where pattern p may start with a vector
+ * search: a known first byte (or its two cases), or a set of at most two
+ * first bytes. It then scans a segment about as fast as Vectorscan (6 to 16
+ * GB/s here); a set of three first bytes is 2 GB/s, of four 1 GB/s.
+ */
+static bool
+pcre2_starts_fast(const struct match_pat *p)
+{
+	const uint8_t *bitmap = NULL;
+	uint32_t type = 0;
+	int i, bits = 0;
+
+	(void)pcre2_pattern_info(p->code, PCRE2_INFO_FIRSTCODETYPE, &type);
+	if (type == 1)
+		return true;
+	if (pcre2_pattern_info(p->code, PCRE2_INFO_FIRSTBITMAP, &bitmap) != 0 ||
+	    bitmap == NULL)
+		return false;
+	for (i = 0; i < 32; i++)
+		bits += __builtin_popcount(bitmap[i]);
+	return bits <= 2;
+}
+
+/*
+ * For MATCH_ENGINE_AUTO: Vectorscan pays when it would run more than
+ * MATCH_PCRE2_FEW patterns (PCRE2 scans once per pattern), or one that
+ * PCRE2 cannot start fast. Otherwise PCRE2 alone is as fast, and the set
+ * saves compiling a database and a stream and tail per direction.
+ */
+static bool
+hs_pays(const struct match_set *ms)
+{
+	int i, n = 0;
+
+	for (i = 0; i < ms->count; i++) {
+		if (!ms->pats[i].fast_dgram)
+			continue;
+		if (++n > MATCH_PCRE2_FEW ||
+		    !pcre2_starts_fast(&ms->pats[i]))
+			return true;
+	}
+	return false;
+}
+
 int
 match_set_prepare(struct match_set *ms)
 {
@@ -1153,8 +1212,12 @@ match_set_prepare(struct match_set *ms)
 	ms->prepared = true;
 	for (i = 0; i < ms->count; i++)
 		pattern_analyse(ms, &ms->pats[i]);
-	if (ms->engine == MATCH_ENGINE_VECTORSCAN)
+	if (ms->engine == MATCH_ENGINE_VECTORSCAN ||
+	    (ms->engine == MATCH_ENGINE_AUTO && hs_pays(ms)))
 		hs_build(ms);
+	else
+		for (i = 0; i < ms->count; i++)
+			ms->pats[i].fast_dgram = false;
 	set_paths(ms);
 	return ms->nfast;
 }

@@ -55,11 +55,14 @@ struct match_dir {
 };
 
 /*
- * Engines: Vectorscan for the patterns it runs exactly, PCRE2 for the rest
- * (the default); PCRE2 alone; or PCRE2 alone with partial matching over the
- * whole subject, the reference the others must agree with (for tests).
+ * Engines: Vectorscan for the patterns it runs exactly and PCRE2 for the
+ * rest, when that pays (the default: more than a few patterns, or one that
+ * PCRE2 cannot start fast), or always; PCRE2 alone; or PCRE2 alone with
+ * partial matching over the whole subject, the reference the others must
+ * agree with (for tests).
  */
 enum match_engine {
+	MATCH_ENGINE_AUTO,
 	MATCH_ENGINE_VECTORSCAN,
 	MATCH_ENGINE_PCRE2,
 	MATCH_ENGINE_PCRE2_PARTIAL
@@ -83,8 +86,9 @@ struct match_mem {
 };
 
 /*
- * An empty set; NULL only when out of memory. The environment variable
- * FLOWGREP_NO_VECTORSCAN=1 makes it MATCH_ENGINE_PCRE2.
+ * An empty set, MATCH_ENGINE_AUTO; NULL only when out of memory. The
+ * environment variable FLOWGREP_NO_VECTORSCAN (set, not empty, not "0")
+ * makes it MATCH_ENGINE_PCRE2.
  */
 struct match_set *match_set_new(void);
 void match_set_free(struct match_set *ms);
@@ -103,8 +107,9 @@ void match_set_limits(struct match_set *ms, uint32_t window, uint64_t depth);
 
 /*
  * Chooses the engine; only before the first match_feed() or
- * match_datagram(). Without Vectorscan support in the library, or when it
- * fails, the set quietly runs on PCRE2.
+ * match_datagram() (or match_set_prepare()). When Vectorscan fails (a
+ * database that does not compile, its self-test, memory), the set quietly
+ * runs on PCRE2, with the same results.
  */
 void match_set_engine(struct match_set *ms, enum match_engine eng);
 

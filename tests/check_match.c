@@ -970,6 +970,7 @@ START_TEST(test_vectorscan_state)
 	struct match_mem mm;
 	char errbuf[MATCH_ERRBUF_SIZE];
 
+	match_set_engine(ms, MATCH_ENGINE_VECTORSCAN);
 	memset(md, 0, sizeof(md));
 	ck_assert_int_eq(match_set_add(ms, "needle", 6, A, false, "-a",
 	    errbuf), 0);
@@ -1017,7 +1018,10 @@ START_TEST(test_vectorscan_state)
 }
 END_TEST
 
-/* FLOWGREP_NO_VECTORSCAN=1 leaves every pattern on PCRE2. */
+/*
+ * FLOWGREP_NO_VECTORSCAN=1 leaves every pattern on PCRE2; without it the
+ * default engine runs a pattern PCRE2 cannot start fast on Vectorscan.
+ */
 START_TEST(test_env_no_vectorscan)
 {
 	struct match_set *ms;
@@ -1034,12 +1038,12 @@ START_TEST(test_env_no_vectorscan)
 			ck_assert_int_eq(unsetenv("FLOWGREP_NO_VECTORSCAN"), 0);
 		ms = match_set_new();
 		memset(&md, 0, sizeof(md));
-		ck_assert_int_eq(match_set_add(ms, "needle", 6, A, false, "-a",
-		    errbuf), 0);
+		ck_assert_int_eq(match_set_add(ms, "(?i)cat|dog", 11, A,
+		    false, "-a", errbuf), 0);
 		ck_assert_int_eq(match_set_prepare(ms), want);
-		ck_assert(!feed(ms, &md, 0, "a nee", &hit));
+		ck_assert(!feed(ms, &md, 0, "a CA", &hit));
 		ck_assert(want ? md.hs != NULL : md.hs == NULL);
-		ck_assert(feed(ms, &md, 0, "dle", &hit));
+		ck_assert(feed(ms, &md, 0, "t", &hit));
 		ck_assert_uint_eq(hit.offset, 2);
 		match_dir_release(&md);
 		match_set_free(ms);
@@ -1059,6 +1063,7 @@ START_TEST(test_late_changes)
 	struct match_hit hit;
 	char errbuf[MATCH_ERRBUF_SIZE];
 
+	match_set_engine(ms, MATCH_ENGINE_VECTORSCAN);
 	memset(md, 0, sizeof(md));
 	ck_assert_int_eq(match_set_add(ms, "needle", 6, A, false, "-a",
 	    errbuf), 0);
@@ -1179,6 +1184,7 @@ START_TEST(test_vectorscan_bugs)
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		ms = match_set_new();
+		match_set_engine(ms, MATCH_ENGINE_VECTORSCAN);
 		ck_assert_int_eq(match_set_add(ms, cases[i].re,
 		    strlen(cases[i].re), A, false, "-a", errbuf), 0);
 		(void)match_set_prepare(ms);
@@ -1197,6 +1203,44 @@ START_TEST(test_vectorscan_bugs)
 			    cases[i].re, al);
 			match_dir_release(&md);
 		}
+		match_set_free(ms);
+	}
+}
+END_TEST
+
+/*
+ * The default engine uses Vectorscan when it pays: beyond a few patterns,
+ * or for one that PCRE2 cannot start with a vector search.
+ */
+START_TEST(test_auto_engine)
+{
+	static const struct {
+		const char *pats[6];
+		int fast;
+	} cases[] = {
+		{ { "X-Flowgrep-Canary" }, 0 },
+		{ { "X-Flowgrep-Canary: fg[0-9]{6}|passw(or)?d=" }, 0 },
+		{ { "(?i)authorization: basic", "cat|dog" }, 0 },
+		{ { "(?i)cat|dog" }, 1 },
+		{ { "cat|dog|bird" }, 1 },
+		{ { "\\d{16}", "abc" }, 2 },
+		{ { "a1", "a2", "a3", "a4" }, 0 },
+		{ { "a1", "a2", "a3", "a4", "a5" }, 5 },
+		{ { "a1", "a2", "a3", "a4", "(?<=x)a5", "a6$" }, 0 },
+	};
+	struct match_set *ms;
+	char errbuf[MATCH_ERRBUF_SIZE];
+	size_t i, k;
+
+	ck_assert_int_eq(unsetenv("FLOWGREP_NO_VECTORSCAN"), 0);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ms = match_set_new();
+		for (k = 0; k < 6 && cases[i].pats[k] != NULL; k++)
+			ck_assert_int_eq(match_set_add(ms, cases[i].pats[k],
+			    strlen(cases[i].pats[k]), A, false, "-a", errbuf),
+			    0);
+		ck_assert_msg(match_set_prepare(ms) == cases[i].fast,
+		    "case %zu: %d fast", i, match_set_prepare(ms));
 		match_set_free(ms);
 	}
 }
@@ -1372,7 +1416,7 @@ END_TEST
 
 /* Both may be set at compile time for longer runs. */
 #ifndef RAND_CASES
-#define RAND_CASES 3000
+#define RAND_CASES 2000
 #endif
 #ifndef RAND_SEED
 #define RAND_SEED 0x5bd1e995U
@@ -1701,6 +1745,7 @@ match_suite(void)
 	    (int)(sizeof(path_cases) / sizeof(path_cases[0])));
 	tcase_add_test(tc, test_vectorscan_state);
 	tcase_add_test(tc, test_env_no_vectorscan);
+	tcase_add_test(tc, test_auto_engine);
 	tcase_add_test(tc, test_late_changes);
 	tcase_add_test(tc, test_vectorscan_bugs);
 	tcase_add_loop_test(tc, test_escape_case, 0,

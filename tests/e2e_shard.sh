@@ -566,6 +566,10 @@ done
 host=\$1
 shift
 [ "\$1" = -- ] && shift
+# sshd gives the remote command a login environment; parallel's remote
+# worker runs the job with \$SHELL, which CI's environment may not set.
+SHELL=/bin/sh
+export SHELL
 mkdir -p "$OUT/remote-\$host" && cd "$OUT/remote-\$host" && exec sh -c "\$*"
 EOF
 	chmod +x "$OUT/fakessh"
