@@ -97,6 +97,8 @@ check: $(BIN) $(CHECK_BINS) $(TOOL_BINS)
 	@BUILD=$(BUILD) FLOWGREP=$(BIN) sh tests/e2e_watch.sh
 	@BUILD=$(BUILD) FLOWGREP=$(BIN) sh tests/e2e_shard.sh
 	@BUILD=$(BUILD) sh tests/diff_nids.sh
+	@BUILD=$(BUILD) FLOWGREP=$(BIN) sh tests/e2e_adversary.sh
+	@BUILD=$(BUILD) sh fuzz/replay.sh
 
 install: $(BIN)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
@@ -176,6 +178,9 @@ $(BUILD)/replay_%: fuzz/fuzz_%.c fuzz/replay.c fuzz/harness.c fuzz/fuzzpat.c \
 
 fuzz-replay: $(REPLAY_BINS)
 	BUILD=$(BUILD) sh fuzz/replay.sh
+
+# make check also replays fuzz/regress/ and runs the adversarial traffic.
+check: $(BUILD)/adversary $(REPLAY_BINS)
 
 $(BUILD)/adversary: tests/adversary.c | $(BUILD)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
