@@ -329,6 +329,7 @@ open_input(struct run *run)
 			errx(EXIT_TROUBLE, "%s: %s", run->in_name, errbuf);
 	} else {
 		run->in = pcapio_open_live(o->device, (uint32_t)o->snaplen,
+		    (uint32_t)o->buffer_kib,
 		    o->promisc, &run->st, errbuf);
 		if (run->in == NULL)
 			errx(EXIT_TROUBLE, "%s", errbuf);
@@ -638,6 +639,16 @@ main(int argc, char **argv)
 	catch_signals();
 	pcapio_set_signals(run.in, &wait_mask, &stop_requested,
 	    &stats_requested, wake_for_stats, &run);
+	if (!opt.quiet && pcapio_is_live(run.in)) {
+		const char *lt_name, *lt_desc;
+
+		/* As tcpdump: from here on every packet is seen. */
+		pcapio_linktype_names(cfg.linktype, &lt_name, &lt_desc);
+		fprintf(stderr, "flowgrep: listening on %s, link-type %s (%s), "
+		    "snapshot length %" PRIu32 " bytes\n",
+		    pcapio_device(run.in), lt_name, lt_desc,
+		    pcapio_snaplen(run.in));
+	}
 	if (!opt.quiet && isatty(STDERR_FILENO) && pcapio_rewindable(run.in)) {
 		struct stat sb;
 

@@ -18,6 +18,8 @@
 #define TCP_TIMEOUT_DEFAULT 300
 #define UDP_TIMEOUT_DEFAULT 60
 #define SNAPLEN_DEFAULT 262144
+/* KiB; tcpdump's 2 MiB loses packets when a busy machine is slow to read. */
+#define BUFFER_KIB_DEFAULT 16384
 #define NS_PER_S 1000000000ULL
 
 static const char usage_text[] =
@@ -33,6 +35,7 @@ static const char usage_text[] =
 "                   input when it is not a terminal, else the default device\n"
 "  --snaplen N      bytes captured per packet, live (default 262144)\n"
 "  --no-promisc     do not put the device in promiscuous mode\n"
+"  --buffer-size KIB  the kernel's capture buffer, live (default 16384)\n"
 "Patterns (Perl-compatible regular expressions, repeatable):\n"
 "  -a RE            match either direction\n"
 "  -c RE            match the client stream (what the client sends)\n"
@@ -58,6 +61,8 @@ static const char usage_text[] =
 "  --kill-dry-run FILE  write the RSTs to a pcap file instead of sending\n"
 "  -u USER          when started as root, run as USER once everything is\n"
 "                   open (default nobody)\n"
+"  --no-sandbox     run without the system call filter that confines\n"
+"                   flowgrep once everything is open\n"
 "Scaling out:\n"
 "  --shard K/N      follow only the flows whose hash is K mod N (run N\n"
 "                   processes, K = 0..N-1, and merge their outputs)\n"
@@ -88,9 +93,11 @@ enum long_option {
 	OPT_KILL_VIA,
 	OPT_KILL_DRY_RUN,
 	OPT_SNAPLEN,
+	OPT_BUFFER_SIZE,
 	OPT_NO_PROMISC,
 	OPT_SHARD,
 	OPT_FANOUT,
+	OPT_NO_SANDBOX,
 };
 
 static const struct option long_options[] = {
@@ -105,9 +112,11 @@ static const struct option long_options[] = {
 	{ "kill-via", required_argument, NULL, OPT_KILL_VIA },
 	{ "kill-dry-run", required_argument, NULL, OPT_KILL_DRY_RUN },
 	{ "snaplen", required_argument, NULL, OPT_SNAPLEN },
+	{ "buffer-size", required_argument, NULL, OPT_BUFFER_SIZE },
 	{ "no-promisc", no_argument, NULL, OPT_NO_PROMISC },
 	{ "shard", required_argument, NULL, OPT_SHARD },
 	{ "fanout", required_argument, NULL, OPT_FANOUT },
+	{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -305,6 +314,7 @@ options_parse(struct options *o, int argc, char **argv)
 	o->tcp_timeout = TCP_TIMEOUT_DEFAULT;
 	o->udp_timeout = UDP_TIMEOUT_DEFAULT;
 	o->snaplen = SNAPLEN_DEFAULT;
+	o->buffer_kib = BUFFER_KIB_DEFAULT;
 	o->promisc = true;
 	o->user = "nobody";
 	o->kill_via = KILL_VIA_LINK;
@@ -407,7 +417,15 @@ options_parse(struct options *o, int argc, char **argv)
 			if (o->snaplen == 0)
 				o->snaplen = SNAPLEN_DEFAULT;
 			break;
+		case OPT_BUFFER_SIZE:
+			/* As tcpdump's --buffer-size: KiB, at most 4 GiB - 1 KiB. */
+			o->buffer_kib = parse_number("--buffer-size", optarg,
+			    false, UINT32_MAX / 1024);
+			if (o->buffer_kib == 0)
+				usage_error("--buffer-size must be at least 1");
+			break;
 		case OPT_NO_PROMISC: o->promisc = false; break;
+		case OPT_NO_SANDBOX: o->no_sandbox = true; break;
 		case OPT_SHARD: parse_shard(o, optarg); break;
 		case OPT_FANOUT:
 			o->fanout_group = (int)parse_number("--fanout", optarg,

@@ -39,6 +39,7 @@ struct options {
 	enum kill_via kill_via;
 	bool print_paths;		/* -x */
 	bool promisc;
+	bool no_sandbox;		/* --no-sandbox */
 	uint32_t shard_index;		/* --shard K/N */
 	uint32_t shard_count;		/* 0: no sharding */
 	int fanout_group;		/* --fanout; -1: none */
@@ -51,6 +52,7 @@ struct options {
 	uint64_t tcp_timeout;		/* seconds */
 	uint64_t udp_timeout;
 	uint64_t snaplen;
+	uint64_t buffer_kib;		/* --buffer-size, KiB */
 	char *filter;			/* trailing words, joined */
 };
 

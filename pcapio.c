@@ -1227,8 +1227,8 @@ live_build_fhdr(struct pcapio_in *in, char *errbuf)
 }
 
 struct pcapio_in *
-pcapio_open_live(const char *device, uint32_t snaplen, bool promisc,
-    struct stats *st, char *errbuf)
+pcapio_open_live(const char *device, uint32_t snaplen, uint32_t buffer_kib,
+    bool promisc, struct stats *st, char *errbuf)
 {
 	char pcap_err[PCAP_ERRBUF_SIZE];
 	struct pcapio_in *in;
@@ -1266,6 +1266,10 @@ pcapio_open_live(const char *device, uint32_t snaplen, bool promisc,
 	pcap_set_snaplen(in->pcap, (int)(snaplen > INT32_MAX ? INT32_MAX :
 	    snaplen));
 	pcap_set_promisc(in->pcap, promisc);
+	/* The ring the kernel fills while we are busy: 0 keeps libpcap's. */
+	if (buffer_kib > 0)
+		pcap_set_buffer_size(in->pcap, (int)(buffer_kib > INT32_MAX /
+		    1024 ? INT32_MAX : buffer_kib * 1024));
 	pcap_set_immediate_mode(in->pcap, 1);
 	pcap_set_timeout(in->pcap, PCAPIO_LIVE_TIMEOUT_MS);
 	pcap_set_tstamp_precision(in->pcap, PCAP_TSTAMP_PRECISION_MICRO);
@@ -1583,6 +1587,17 @@ int
 pcapio_linktype(const struct pcapio_in *in)
 {
 	return in->linktype;
+}
+
+void
+pcapio_linktype_names(int linktype, const char **name, const char **desc)
+{
+	*name = pcap_datalink_val_to_name(linktype);
+	*desc = pcap_datalink_val_to_description(linktype);
+	if (*name == NULL)
+		*name = "unknown";
+	if (*desc == NULL)
+		*desc = "unknown";
 }
 
 uint32_t

@@ -60,7 +60,7 @@ struct pcapio_in *pcapio_open(const char *path, struct stats *st, char *errbuf);
  * CAP_NET_RAW"). Records get host-order headers at microsecond precision.
  */
 struct pcapio_in *pcapio_open_live(const char *device, uint32_t snaplen,
-    bool promisc, struct stats *st, char *errbuf);
+    uint32_t buffer_kib, bool promisc, struct stats *st, char *errbuf);
 
 /* True for a live capture; its device name (NULL for files). */
 bool pcapio_is_live(const struct pcapio_in *in);
@@ -84,6 +84,8 @@ void pcapio_close(struct pcapio_in *in);
 int pcapio_linktype(const struct pcapio_in *in);
 uint32_t pcapio_snaplen(const struct pcapio_in *in);
 bool pcapio_nano(const struct pcapio_in *in);
+/* libpcap's name and description of a link type ("EN10MB", "Ethernet"). */
+void pcapio_linktype_names(int linktype, const char **name, const char **desc);
 
 /* The 24-byte pcap file header output files get (the input's own, for pcap). */
 const uint8_t *pcapio_file_header(const struct pcapio_in *in);

@@ -2359,7 +2359,7 @@ START_TEST(test_live_lo)
 
 	NEED_LIVE();
 	memset(&st, 0, sizeof(st));
-	in = pcapio_open_live("lo", lo_cases[_i].snaplen,
+	in = pcapio_open_live("lo", lo_cases[_i].snaplen, 0,
 	    lo_cases[_i].promisc, &st, err);
 	ck_assert_msg(in != NULL, "%s", err);
 	ck_assert_int_eq(pcapio_is_live(in), 1);
@@ -2406,7 +2406,7 @@ START_TEST(test_live_idle)
 	int tx, rx, k;
 
 	NEED_LIVE();
-	in = pcapio_open_live("lo", 262144, true, NULL, err);
+	in = pcapio_open_live("lo", 262144, 0, true, NULL, err);
 	ck_assert_msg(in != NULL, "%s", err);
 	for (k = 0; k < 2; k++) {
 		t = mono_ms();
@@ -2455,7 +2455,7 @@ START_TEST(test_live_interrupt)
 	int tx, rx;
 
 	NEED_LIVE();
-	in = pcapio_open_live("lo", 262144, true, NULL, err);
+	in = pcapio_open_live("lo", 262144, 0, true, NULL, err);
 	ck_assert_msg(in != NULL, "%s", err);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_live_alarm;	/* no SA_RESTART, as flowgrep */
@@ -2524,7 +2524,7 @@ START_TEST(test_live_filter)
 
 	NEED_LIVE();
 	memset(&st, 0, sizeof(st));
-	in = pcapio_open_live("lo", 262144, true, &st, err);
+	in = pcapio_open_live("lo", 262144, 0, true, &st, err);
 	ck_assert_msg(in != NULL, "%s", err);
 	ck_assert_msg(pcapio_set_filter(in, live_filter_cases[_i].expr, err)
 	    == 0, "%s", err);
@@ -2628,12 +2628,12 @@ START_TEST(test_live_tun)
 	int fd, k;
 
 	NEED_LIVE();
-	ck_assert_ptr_null(pcapio_open_live(NULL, 262144, true, NULL, err));
+	ck_assert_ptr_null(pcapio_open_live(NULL, 262144, 0, true, NULL, err));
 	ck_assert_str_eq(err, "no capture device found");
 	if ((fd = tun_create("fgtun0")) < 0)
 		return;
 	memset(&st, 0, sizeof(st));
-	in = pcapio_open_live(NULL, 262144, true, &st, err);
+	in = pcapio_open_live(NULL, 262144, 0, true, &st, err);
 	ck_assert_msg(in != NULL, "%s", err);
 	ck_assert_str_eq(pcapio_device(in), "fgtun0");
 	ck_assert_int_eq(pcapio_linktype(in), LINKTYPE_RAW);
@@ -2689,7 +2689,7 @@ START_TEST(test_live_any)
 	int tx, rx;
 
 	NEED_LIVE();
-	in = pcapio_open_live("any", 262144, false, NULL, err);
+	in = pcapio_open_live("any", 262144, 0, false, NULL, err);
 	ck_assert_msg(in != NULL, "%s", err);
 	ck_assert_int_eq(pcapio_linktype(in), LINKTYPE_LINUX_SLL);
 	check_live_fhdr(in, 262144, LINKTYPE_LINUX_SLL);
@@ -2729,7 +2729,7 @@ START_TEST(test_live_drops)
 	NEED_LIVE();
 	memset(&st, 0, sizeof(st));
 	st.kernel_drops = 12345;
-	in = pcapio_open_live("lo", 262144, true, &st, err);
+	in = pcapio_open_live("lo", 262144, 0, true, &st, err);
 	ck_assert_msg(in != NULL, "%s", err);
 	ck_assert_int_eq(pcapio_set_filter(in, "udp port 9999", err), 0);
 	pcapio_update_drops(in);
@@ -2747,7 +2747,7 @@ START_TEST(test_live_drops)
 	if ((fd = tun_create("fgtun0")) < 0)
 		return;
 	memset(&st, 0, sizeof(st));
-	in = pcapio_open_live("fgtun0", 262144, true, &st, err);
+	in = pcapio_open_live("fgtun0", 262144, 0, true, &st, err);
 	ck_assert_msg(in != NULL, "%s", err);
 	for (k = 0; k < SENT; k++)
 		tun_inject(fd, pkt, 100, (unsigned)k);
@@ -2838,7 +2838,7 @@ START_TEST(test_live_open_errors)
 			snprintf(err, sizeof(err), "setuid: %s",
 			    strerror(errno));
 		else if ((in = pcapio_open_live(live_open_cases[_i].device,
-		    262144, true, NULL, err)) != NULL) {
+		    262144, 0, true, NULL, err)) != NULL) {
 			snprintf(err, sizeof(err), "opened");
 			pcapio_close(in);
 		}

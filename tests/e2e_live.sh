@@ -525,6 +525,10 @@ live_sigint() {
 		    problem "exit status $STATUS after SIGINT, expected 1"
 		grep -q '^flowgrep: [0-9]* flows (2 tcp, ' "$RUN.err" ||
 		    problem "no statistics for the 2 flows: $(head -3 "$RUN.err" | tr '\n' '|')"
+		# As tcpdump's, first, once the capture is set up.
+		l1=$(head -1 "$RUN.err")
+		[ "$l1" = "flowgrep: listening on vs, link-type EN10MB (Ethernet), snapshot length 262144 bytes" ] ||
+		    problem "first line of standard error: '$l1'"
 		[ ! -s "$RUN.out" ] ||
 		    problem "output: $(head -1 "$RUN.out")"
 	fi
