@@ -48,21 +48,9 @@ OUTROOT=${E2E_OUT:-$ROOT/tests/out}
 TIMEOUT=${E2E_TIMEOUT:-60}
 TAB=$(printf '\t')
 
-pass=0
-fail=0
-skip=0
 
-have() {
-	command -v "$1" >/dev/null 2>&1
-}
-
-if [ -x /usr/bin/python3 ]; then
-	PY=/usr/bin/python3
-elif have python3; then
-	PY=python3
-else
-	PY=
-fi
+# ok/FAIL/skip lines, their counts, have and PY.
+. "$ROOT/tests/e2e/lib.sh"
 PCAPSET="$ROOT/tests/e2e/pcapset.py"
 TIMEOUT_CMD=
 have timeout && TIMEOUT_CMD="timeout $TIMEOUT"
@@ -75,33 +63,6 @@ fi
 
 rm -rf "$OUTROOT"
 mkdir -p "$OUTROOT/gen" "$OUTROOT/ref" "$OUTROOT/case" "$OUTROOT/prop"
-
-# ---- reporting ----
-
-# Details of the case being checked, one per line.
-problems=
-
-problem() {
-	problems="$problems$1
-"
-}
-
-finish() {
-	if [ -z "$problems" ]; then
-		pass=$((pass + 1))
-		echo "ok   $1"
-	else
-		fail=$((fail + 1))
-		echo "FAIL $1"
-		printf '%s' "$problems" | sed 's/^/     /'
-	fi
-	problems=
-}
-
-skipped() {
-	skip=$((skip + 1))
-	echo "skip $1 ($2)"
-}
 
 # ---- what cases call ----
 
@@ -558,5 +519,4 @@ else
 	skipped "prop/corpus:*" "no corpus"
 fi
 
-echo "e2e: $pass passed, $fail failed, $skip skipped"
-[ "$fail" -eq 0 ]
+e2e_summary e2e

@@ -71,46 +71,11 @@ PATTERN=KILL-ME
 # spare; a feedback loop on flowgrep's own RSTs sends thousands.
 RST_MAX=60
 
-pass=0
-fail=0
-skip=0
-problems=
 PIDS=
 NS_MADE=
 
-have() {
-	command -v "$1" >/dev/null 2>&1
-}
-
-if [ -x /usr/bin/python3 ]; then
-	PY=/usr/bin/python3
-elif have python3; then
-	PY=$(command -v python3)
-else
-	PY=
-fi
-
-problem() {
-	problems="$problems$1
-"
-}
-
-finish() {
-	if [ -z "$problems" ]; then
-		pass=$((pass + 1))
-		echo "ok   $1"
-	else
-		fail=$((fail + 1))
-		echo "FAIL $1"
-		printf '%s' "$problems" | sed 's/^/     /'
-	fi
-	problems=
-}
-
-skipped() {
-	skip=$((skip + 1))
-	echo "skip $1 ($2)"
-}
+# ok/FAIL/skip lines, their counts, have and PY.
+. "$ROOT/tests/e2e/lib.sh"
 
 # ---- processes and clean-up ----
 
@@ -677,5 +642,4 @@ else
 fi
 
 cleanup
-echo "e2e_live: $pass passed, $fail failed, $skip skipped"
-[ "$fail" -eq 0 ]
+e2e_summary e2e_live

@@ -70,22 +70,9 @@ zeek--pcapng-multi-interface.pcapng zeek--irc-dcc-send.pcapng
 tcpflow--udp.pcap suricata-verify--gre-sample.pcap
 suricata-verify--ipv4_over_ipv6.pcap zeek--truncated-header.pcap"
 
-pass=0
-fail=0
-skip=0
-problems=
 
-have() {
-	command -v "$1" >/dev/null 2>&1
-}
-
-if [ -x /usr/bin/python3 ]; then
-	PY=/usr/bin/python3
-elif have python3; then
-	PY=python3
-else
-	PY=
-fi
+# ok/FAIL/skip lines, their counts, have and PY.
+. "$ROOT/tests/e2e/lib.sh"
 TIMEOUT_CMD=
 have timeout && TIMEOUT_CMD="timeout $TIMEOUT"
 # Captures checked at once (each case is many short runs).
@@ -99,30 +86,6 @@ fi
 
 rm -rf "$OUT"
 mkdir -p "$OUT" || exit 2
-
-# ---- reporting ----
-
-problem() {
-	problems="$problems$1
-"
-}
-
-finish() {
-	if [ -z "$problems" ]; then
-		pass=$((pass + 1))
-		echo "ok   $1"
-	else
-		fail=$((fail + 1))
-		echo "FAIL $1"
-		printf '%s' "$problems" | sed 's/^/     /'
-	fi
-	problems=
-}
-
-skipped() {
-	skip=$((skip + 1))
-	echo "skip $1 ($2)"
-}
 
 flowgrep() {
 	$TIMEOUT_CMD "$FG" "$@"
@@ -844,5 +807,4 @@ for part in usage shard contrib fanout; do
 	fanout) live_fanout ;;
 	esac
 done
-echo "e2e_shard: $pass passed, $fail failed, $skip skipped"
-[ "$fail" -eq 0 ]
+e2e_summary e2e_shard

@@ -69,22 +69,9 @@ PCAPSET=$ROOT/tests/e2e/pcapset.py
 # Seconds a signalled run may take to end.
 STOP_WAIT=3
 
-pass=0
-fail=0
-skip=0
-problems=
 
-have() {
-	command -v "$1" >/dev/null 2>&1
-}
-
-if [ -x /usr/bin/python3 ]; then
-	PY=/usr/bin/python3
-elif have python3; then
-	PY=python3
-else
-	PY=
-fi
+# ok/FAIL/skip lines, their counts, have and PY.
+. "$ROOT/tests/e2e/lib.sh"
 
 if [ -d "$CORPUS" ] && [ -r "$CORPUS" ]; then
 	CORPUS=$(cd "$CORPUS" && pwd)
@@ -94,30 +81,6 @@ fi
 
 rm -rf "$OUT"
 mkdir -p "$OUT" "$CACHE"
-
-# ---- reporting ----
-
-problem() {
-	problems="$problems$1
-"
-}
-
-finish() {
-	if [ -z "$problems" ]; then
-		pass=$((pass + 1))
-		echo "ok   $1"
-	else
-		fail=$((fail + 1))
-		echo "FAIL $1"
-		printf '%s' "$problems" | sed 's/^/     /'
-	fi
-	problems=
-}
-
-skipped() {
-	skip=$((skip + 1))
-	echo "skip $1 ($2)"
-}
 
 # Whether case $1 is to run (E2E_ONLY).
 wanted() {
@@ -759,5 +722,4 @@ else
 	progress_not_tty
 fi
 
-echo "e2e_watch: $pass passed, $fail failed, $skip skipped"
-[ "$fail" -eq 0 ]
+e2e_summary e2e_watch
