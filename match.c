@@ -37,6 +37,11 @@
  * The PCRE2 path searches for complete matches first and for a partial
  * match only near the end (scan_complete(), scan_partial()): partial
  * matching turns off PCRE2's start-of-match optimisations.
+ *
+ * Every PCRE2 search goes through pat_match(): JIT code, or the interpreter
+ * within a budget when the JIT runs out of stack or the pattern's recursion
+ * loops. A search that ends in an error (a limit, the budget, a loop) is
+ * counted (match_set_errors()) and taken as no match.
  */
 
 /*
@@ -81,9 +86,35 @@
 /*
  * The JIT stack shared by the set: PCRE2's default of 32 KiB fails on
  * patterns that recurse deeply; 1 MiB suffices for anything reasonable.
+ * Patterns that call groups as subroutines get a smaller one: a recursion
+ * that loops without consuming, such as (|(?1))x, runs JIT code until the
+ * stack is exhausted, in time quadratic in its size (1.1 s at 1 MiB, 16 ms
+ * at 128 KiB, per search). 128 KiB holds some 1,800 levels of
+ * \((?:[^()]|(?R))*\); deeper searches are interpreted (see pat_match()).
  */
 #define MATCH_JIT_STACK_MIN (32 * 1024)
 #define MATCH_JIT_STACK_MAX (1024 * 1024)
+#define MATCH_JIT_STACK_RECURSE (128 * 1024)
+
+/*
+ * PCRE2's limits, set for every search rather than left to the library's
+ * defaults (its heap limit is 20 GB). The match limit (PCRE2's default)
+ * bounds the backtracking of the JIT and the interpreter from one start
+ * position; the depth and heap limits bound the interpreter's backtracking
+ * frames (a frame is 128 bytes and more with captures, so the heap limit
+ * is usually the tighter). They bound one start position only, and a
+ * search tries every position: an interpreted soft partial search for
+ * (a|b)*c over 64 KiB of "abab" runs 75 s within them. So an interpreted
+ * search also gets a budget for the whole search, MATCH_INTERP_BUDGET
+ * steps (0.1 s here, some 75 times what a linear search of the default
+ * window takes): a step is an item of the pattern tried, plus each byte
+ * it moved forward (see interp_step()). A search that hits a limit or the
+ * budget is an error, counted and taken as no match.
+ */
+#define MATCH_LIMIT 10000000U
+#define MATCH_DEPTH_LIMIT 1000000U
+#define MATCH_HEAP_LIMIT_KIB (64U * 1024)
+#define MATCH_INTERP_BUDGET 5000000U
 
 /*
  * Vectorscan limits. A direction's tail is at most MATCH_TAIL_MAX bytes (a
@@ -148,11 +179,14 @@ enum {
 
 struct match_pat {
 	pcre2_code *code;
+	pcre2_code *slow;	/* with auto callouts, to interpret; or NULL */
 	char *text;		/* NUL-terminated copy of the pattern */
 	size_t len;
 	unsigned dirs;		/* MATCH_CLIENT | MATCH_SERVER */
 	uint32_t context;	/* bytes before a match start it may inspect */
 	bool caseless;
+	bool recursive;		/* calls a group: the small JIT stack */
+	bool nojit;		/* interpreted: no JIT code, or it loops */
 	bool analysed;		/* the fields below are set */
 	bool anchored;		/* starts with ^ */
 	bool fast_dgram;	/* in the Vectorscan database */
@@ -175,7 +209,15 @@ struct match_set {
 	uint64_t depth;
 	pcre2_match_data *mdata; /* shared: the set is used by one thread */
 	pcre2_match_context *mctx;
+	pcre2_match_context *mctx_rec; /* with the small JIT stack */
+	pcre2_match_context *mctx_slow; /* with the budget's callout */
 	pcre2_jit_stack *jit_stack;
+	pcre2_jit_stack *jit_stack_rec;
+	uint64_t budget;	/* steps left to the interpreted search */
+	size_t budget_pos;	/* where its last step was */
+	uint64_t errors;	/* searches ended by an error */
+	uint64_t jit_fallbacks;	/* ... JIT ran out of stack for */
+	int interpreted;	/* patterns marked nojit */
 	struct stats *st;
 
 	enum match_engine engine;
@@ -350,6 +392,38 @@ scan_text(const char *p, size_t len, unsigned *behind, bool *multiline)
 				(*behind)++;
 		}
 	}
+}
+
+/*
+ * True when the pattern text may call a group as a subroutine: (?R), (?N),
+ * (?+N), (?-N), (?&name), (?P>name), \g<...> or \g'...'. PCRE2 does not
+ * report it. As in scan_text(), one seen inside a class or \Q...\E does no
+ * harm: the pattern only gets the smaller JIT stack.
+ */
+static bool
+scan_recursion(const char *p, size_t len)
+{
+	size_t i;
+	char c;
+
+	for (i = 0; i + 2 < len; i++) {
+		if (p[i] == '\\') {
+			if (p[i + 1] == 'g' && (p[i + 2] == '<' ||
+			    p[i + 2] == '\''))
+				return true;
+			i++;
+			continue;
+		}
+		if (p[i] != '(' || p[i + 1] != '?')
+			continue;
+		c = p[i + 2];
+		if (c == 'R' || c == '&' || is_digit(c))
+			return true;
+		if (i + 3 < len && (((c == '+' || c == '-') &&
+		    is_digit(p[i + 3])) || (c == 'P' && p[i + 3] == '>')))
+			return true;
+	}
+	return false;
 }
 
 /*
@@ -812,6 +886,44 @@ out:
 
 /* ---- the set ---- */
 
+/*
+ * The callout of interpreted searches (every item of p->slow has one):
+ * charges a step, and each byte the search moved forward since the last,
+ * so that the scans inside one item, such as [ab]* running to the end
+ * from every start, count too. A negative return ends the search with
+ * that error.
+ */
+static int
+interp_step(pcre2_callout_block *cb, void *arg)
+{
+	struct match_set *ms = arg;
+	uint64_t cost = 1;
+
+	if (cb->current_position > ms->budget_pos)
+		cost += cb->current_position - ms->budget_pos;
+	ms->budget_pos = cb->current_position;
+	if (cost >= ms->budget) {
+		ms->budget = 0;
+		return PCRE2_ERROR_MATCHLIMIT;
+	}
+	ms->budget -= cost;
+	return 0;
+}
+
+/* A match context with the set's limits; NULL when out of memory. */
+static pcre2_match_context *
+mctx_new(void)
+{
+	pcre2_match_context *mc = pcre2_match_context_create(NULL);
+
+	if (mc == NULL)
+		return NULL;
+	(void)pcre2_set_match_limit(mc, MATCH_LIMIT);
+	(void)pcre2_set_depth_limit(mc, MATCH_DEPTH_LIMIT);
+	(void)pcre2_set_heap_limit(mc, MATCH_HEAP_LIMIT_KIB);
+	return mc;
+}
+
 struct match_set *
 match_set_new(void)
 {
@@ -826,16 +938,24 @@ match_set_new(void)
 	ms->engine = env != NULL && *env != '\0' && strcmp(env, "0") != 0 ?
 	    MATCH_ENGINE_PCRE2 : MATCH_ENGINE_AUTO;
 	ms->mdata = pcre2_match_data_create(1, NULL);
-	ms->mctx = pcre2_match_context_create(NULL);
-	if (ms->mdata == NULL || ms->mctx == NULL) {
+	ms->mctx = mctx_new();
+	ms->mctx_rec = mctx_new();
+	ms->mctx_slow = mctx_new();
+	if (ms->mdata == NULL || ms->mctx == NULL || ms->mctx_rec == NULL ||
+	    ms->mctx_slow == NULL) {
 		match_set_free(ms);
 		return NULL;
 	}
+	(void)pcre2_set_callout(ms->mctx_slow, interp_step, ms);
 	/* Without JIT support there is no stack to create, and none needed. */
 	ms->jit_stack = pcre2_jit_stack_create(MATCH_JIT_STACK_MIN,
 	    MATCH_JIT_STACK_MAX, NULL);
 	if (ms->jit_stack != NULL)
 		pcre2_jit_stack_assign(ms->mctx, NULL, ms->jit_stack);
+	ms->jit_stack_rec = pcre2_jit_stack_create(MATCH_JIT_STACK_MIN,
+	    MATCH_JIT_STACK_RECURSE, NULL);
+	if (ms->jit_stack_rec != NULL)
+		pcre2_jit_stack_assign(ms->mctx_rec, NULL, ms->jit_stack_rec);
 	return ms;
 }
 
@@ -867,6 +987,7 @@ match_set_free(struct match_set *ms)
 	hs_teardown(ms);
 	for (i = 0; i < ms->count; i++) {
 		pcre2_code_free(ms->pats[i].code);
+		pcre2_code_free(ms->pats[i].slow);
 		free(ms->pats[i].text);
 		free(ms->pats[i].core);
 	}
@@ -878,7 +999,10 @@ match_set_free(struct match_set *ms)
 	free(ms->cbuf);
 	pcre2_match_data_free(ms->mdata);
 	pcre2_match_context_free(ms->mctx);
+	pcre2_match_context_free(ms->mctx_rec);
+	pcre2_match_context_free(ms->mctx_slow);
 	pcre2_jit_stack_free(ms->jit_stack);
+	pcre2_jit_stack_free(ms->jit_stack_rec);
 	free(ms);
 }
 
@@ -1040,8 +1164,9 @@ selftest_hit(unsigned int id, unsigned long long from, unsigned long long to,
 /*
  * Known answers for the runtime picked: patterns that Vectorscan 5.4.9's
  * AVX2 or AVX-512 implementations miss, each alone in a database, planted
- * at the end of several lengths, at several alignments (some 2 ms a set). Returns 0 when every one is found. It
- * catches the bugs it was written for, not every bug: see hs_runtime().
+ * at the end of several lengths, at several alignments (some 2 ms a set).
+ * Returns 0 when every one is found. It catches the bugs it was written
+ * for, not every bug: see hs_runtime().
  */
 static int
 hs_selftest(const struct match_set *ms, const hs_platform_info_t *plat)
@@ -1250,10 +1375,19 @@ match_set_memory(const struct match_set *ms, struct match_mem *mm)
 	mm->bytes_peak = ms->bytes_peak;
 }
 
+void
+match_set_errors(const struct match_set *ms, struct match_errs *me)
+{
+	me->errors = ms->errors;
+	me->jit_fallbacks = ms->jit_fallbacks;
+	me->interpreted = ms->interpreted;
+}
+
 /*
  * Compiles the pattern (bytes, not UTF-8: PCRE2_NEVER_UTF also refuses
  * (*UTF)), with JIT code for complete and soft partial matching; when JIT is
- * unavailable pcre2_match() interprets. On failure the set is unchanged.
+ * unavailable, or the pattern's recursion loops, it is interpreted (see
+ * pat_match()). On failure the set is unchanged.
  * Whether Vectorscan runs it is worked out by match_set_prepare(); a pattern
  * added after that runs on PCRE2.
  */
@@ -1266,8 +1400,9 @@ match_set_add(struct match_set *ms, const char *pat, size_t len,
 	struct match_pat *p, *np;
 	PCRE2_SIZE erroff;
 	pcre2_code *code;
-	int errcode, ncap, d;
+	int errcode, ncap, d, rc;
 	char dummy[MATCH_ERRBUF_SIZE];
+	bool jit;
 
 	if (errbuf == NULL)
 		errbuf = dummy;
@@ -1300,8 +1435,8 @@ match_set_add(struct match_set *ms, const char *pat, size_t len,
 		    (char *)msg, (size_t)erroff + 1);
 		return -1;
 	}
-	(void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE |
-	    PCRE2_JIT_PARTIAL_SOFT);
+	jit = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE |
+	    PCRE2_JIT_PARTIAL_SOFT) == 0;
 
 	if (ms->count == ms->cap) {
 		ncap = ms->cap == 0 ? 8 : ms->cap * 2;
@@ -1332,9 +1467,19 @@ match_set_add(struct match_set *ms, const char *pat, size_t len,
 		if (p->context > ms->context[1])
 			ms->context[1] = p->context;
 	}
-	/* A flow without payload is decided by this, so work it out now. */
-	if (ms->empty < 0 && pcre2_match(code, (PCRE2_SPTR) "", 0, 0, 0,
-	    ms->mdata, ms->mctx) >= 0)
+	p->recursive = scan_recursion(pat, len);
+	/*
+	 * A flow without payload is decided by this, so work it out now,
+	 * interpreted and partial (which turns off the shortcuts that would
+	 * skip the pattern): a recursion that loops at the start, such as
+	 * (|(?1))x, then shows at once, and the pattern is never given to
+	 * the JIT (see pat_match()). A complete match of "" is still >= 0.
+	 */
+	rc = pcre2_match(code, (PCRE2_SPTR) "", 0, 0, PCRE2_NO_JIT |
+	    PCRE2_PARTIAL_SOFT, ms->mdata, ms->mctx);
+	p->nojit = !jit || rc == PCRE2_ERROR_RECURSELOOP;
+	ms->interpreted += p->nojit;
+	if (ms->empty < 0 && rc >= 0)
 		ms->empty = ms->count;
 	ms->count++;
 	if (ms->prepared) {
@@ -1419,6 +1564,69 @@ match_set_stats(struct match_set *ms, struct stats *st)
 
 /* ---- PCRE2 scans ---- */
 
+/*
+ * An interpreted search of pattern p within MATCH_INTERP_BUDGET steps,
+ * through its copy compiled with a callout before every item (made at
+ * first need; PCRE2_ERROR_NOMEMORY when it cannot be).
+ */
+static int
+pat_interpret(struct match_set *ms, struct match_pat *p, const uint8_t *subj,
+    size_t len, size_t start, uint32_t opts)
+{
+	PCRE2_SIZE erroff;
+	int errcode;
+
+	if (p->slow == NULL && (p->slow = pcre2_compile((PCRE2_SPTR)p->text,
+	    p->len, PCRE2_NEVER_UTF | PCRE2_AUTO_CALLOUT | (p->caseless ?
+	    PCRE2_CASELESS : 0), &errcode, &erroff, NULL)) == NULL)
+		return PCRE2_ERROR_NOMEMORY;
+	ms->budget = MATCH_INTERP_BUDGET;
+	ms->budget_pos = start;
+	return pcre2_match(p->slow, subj, len, start, opts | PCRE2_NO_JIT,
+	    ms->mdata, ms->mctx_slow);
+}
+
+/*
+ * Every search of the set: pcre2_match() for pattern p, by its JIT code
+ * unless opts holds PCRE2_NO_JIT or the pattern is interpreted. A search
+ * the JIT runs out of stack for is interpreted instead (a deep recursion,
+ * or a long run of a repeated group such as (a|b)*). A recursion that
+ * loops, as the interpreter reports at once, would run the JIT to the end
+ * of its stack on every search, so the pattern is interpreted from then
+ * on; other patterns go back to the JIT, which costs nothing when it runs
+ * out of stack. Returns pcre2_match()'s result; an error (a limit, the
+ * budget, a loop) is counted in ms->errors and its callers take it as no
+ * match.
+ */
+static int
+pat_match(struct match_set *ms, struct match_pat *p, const uint8_t *subj,
+    size_t len, size_t start, uint32_t opts)
+{
+	int rc;
+
+	if (!p->nojit && (opts & PCRE2_NO_JIT) == 0) {
+		rc = pcre2_match(p->code, subj, len, start, opts, ms->mdata,
+		    p->recursive ? ms->mctx_rec : ms->mctx);
+		if (rc != PCRE2_ERROR_JIT_STACKLIMIT)
+			goto out;
+		ms->jit_fallbacks++;
+		if (ms->st != NULL)
+			ms->st->match_jit_fallbacks++;
+	}
+	rc = pat_interpret(ms, p, subj, len, start, opts);
+	if (rc == PCRE2_ERROR_RECURSELOOP && !p->nojit) {
+		p->nojit = true;
+		ms->interpreted++;
+	}
+out:
+	if (rc < 0 && rc != PCRE2_ERROR_NOMATCH && rc != PCRE2_ERROR_PARTIAL) {
+		ms->errors++;
+		if (ms->st != NULL)
+			ms->st->match_errors++;
+	}
+	return rc;
+}
+
 static void
 scan_init(struct match_scan *sc)
 {
@@ -1450,27 +1658,26 @@ scan_keep(struct match_scan *sc, int i, size_t s, size_t e)
  * A complete match longer than the window is refused, as it would have been
  * cut had it arrived in smaller pieces; any partial match before it is
  * longer than the window too, so nothing is lost by resuming after its
- * start. Errors (match or JIT stack limits) count as no match.
+ * start. Errors (limits, the budget, see pat_match()) count as no match.
  */
 static void
 scan_reference(struct match_set *ms, int i, struct match_scan *sc)
 {
 	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(ms->mdata);
+	struct match_pat *p = &ms->pats[i];
 	size_t start = sc->start, s, e, from;
 	uint32_t opts = sc->opts | (sc->want_partial ? PCRE2_PARTIAL_SOFT : 0);
 	int rc, tries = 0;
 
 	for (;;) {
-		rc = pcre2_match(ms->pats[i].code, sc->subj, sc->len, start,
-		    opts, ms->mdata, ms->mctx);
+		rc = pat_match(ms, p, sc->subj, sc->len, start, opts);
 		if (rc >= 0 && ov[1] > sc->len) {
 			/* The JIT's bug: a complete search's match, if any. */
-			rc = pcre2_match(ms->pats[i].code, sc->subj, sc->len,
-			    start, sc->opts, ms->mdata, ms->mctx);
+			rc = pat_match(ms, p, sc->subj, sc->len, start,
+			    sc->opts);
 			if (rc < 0)
-				rc = pcre2_match(ms->pats[i].code, sc->subj,
-				    sc->len, start, opts | PCRE2_NO_JIT,
-				    ms->mdata, ms->mctx);
+				rc = pat_match(ms, p, sc->subj, sc->len, start,
+				    opts | PCRE2_NO_JIT);
 		}
 		if (rc == PCRE2_ERROR_PARTIAL) {
 			if (!sc->partial || ov[0] < sc->ps) {
@@ -1520,8 +1727,7 @@ scan_complete(struct match_set *ms, int i, struct match_scan *sc)
 
 	for (;;) {
 		p->pstart = start;
-		rc = pcre2_match(p->code, sc->subj, sc->len, start, sc->opts,
-		    ms->mdata, ms->mctx);
+		rc = pat_match(ms, p, sc->subj, sc->len, start, sc->opts);
 		if (rc < 0)
 			return;
 		s = ov[0];
@@ -1565,16 +1771,15 @@ scan_partial(struct match_set *ms, int i, struct match_scan *sc)
 		return;
 	if (sc->len - from > p->pbound)
 		from = sc->len - p->pbound;
-	rc = pcre2_match(p->code, sc->subj, sc->len, from,
-	    sc->opts | PCRE2_PARTIAL_SOFT, ms->mdata, ms->mctx);
+	rc = pat_match(ms, p, sc->subj, sc->len, from,
+	    sc->opts | PCRE2_PARTIAL_SOFT);
 	/*
 	 * There is no complete match from here: one is the JIT's soft partial
 	 * bug (see scan_reference()), and the interpreter answers instead.
 	 */
-	if (rc >= 0)
-		rc = pcre2_match(p->code, sc->subj, sc->len, from,
-		    sc->opts | PCRE2_PARTIAL_SOFT | PCRE2_NO_JIT, ms->mdata,
-		    ms->mctx);
+	if (rc >= 0 && !p->nojit)
+		rc = pat_match(ms, p, sc->subj, sc->len, from,
+		    sc->opts | PCRE2_PARTIAL_SOFT | PCRE2_NO_JIT);
 	if (rc == PCRE2_ERROR_PARTIAL && (!sc->partial || ov[0] < sc->ps)) {
 		sc->partial = true;
 		sc->ps = ov[0];

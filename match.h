@@ -86,6 +86,18 @@ struct match_mem {
 };
 
 /*
+ * Searches PCRE2 could not finish, or finished the slow way; see
+ * match_set_errors(). A search that hits PCRE2's match, depth or heap limit
+ * or the interpreter's budget, or whose recursion loops (such as
+ * (|(?1))x), ends in an error, is counted here and taken as no match.
+ */
+struct match_errs {
+	uint64_t errors;	/* searches ended by an error */
+	uint64_t jit_fallbacks;	/* searches interpreted: JIT ran out of stack */
+	int interpreted;	/* patterns no longer given to the JIT */
+};
+
+/*
  * An empty set, MATCH_ENGINE_AUTO; NULL only when out of memory. The
  * environment variable FLOWGREP_NO_VECTORSCAN (set, not empty, not "0")
  * makes it MATCH_ENGINE_PCRE2.
@@ -126,6 +138,9 @@ bool match_set_pattern_fast(const struct match_set *ms, int i);
 
 /* Fills mm with the set's Vectorscan figures (zero when it runs none). */
 void match_set_memory(const struct match_set *ms, struct match_mem *mm);
+
+/* Fills me with the set's counts of PCRE2 errors and fallbacks so far. */
+void match_set_errors(const struct match_set *ms, struct match_errs *me);
 
 /* Number of patterns, and the text of pattern i (NUL-terminated copy). */
 int match_set_count(const struct match_set *ms);

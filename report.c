@@ -370,6 +370,10 @@ report_stats(FILE *out, const struct stats *st, bool stream_input)
 		{ "flows ended early by --max-flows", st->flows_evicted },
 		{ "partial matches longer than --window", st->window_overflows },
 		{ "directions cut at --depth", st->depth_reached },
+		{ "searches ended by a PCRE2 limit (no match)",
+		    st->match_errors },
+		{ "searches interpreted (JIT stack exhausted)",
+		    st->match_jit_fallbacks },
 		{ "packets truncated by the snap length",
 		    st->truncated_payload },
 	};
@@ -440,6 +444,7 @@ report_stats_json(FILE *out, const struct stats *st)
 		C(log_files), C(log_errors),
 		C(packets_held), C(packets_dropped), C(hold_peak_bytes),
 		C(window_overflows), C(depth_reached),
+		C(match_errors), C(match_jit_fallbacks),
 	};
 #undef C
 	size_t i;

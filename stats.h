@@ -68,6 +68,8 @@ struct stats {
 	/* match */
 	uint64_t window_overflows;	/* partial matches longer than --window */
 	uint64_t depth_reached;		/* directions that reached --depth */
+	uint64_t match_errors;		/* searches ended by a PCRE2 limit or error */
+	uint64_t match_jit_fallbacks;	/* searches interpreted: JIT stack ran out */
 };
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "match.h"
 #include "stats.h"
@@ -1653,6 +1654,237 @@ START_TEST(test_random_engines)
 }
 END_TEST
 
+/* ---- PCRE2 errors, limits and the JIT stack ---- */
+
+/*
+ * CPU bound for the searches below, generous for a loaded machine and the
+ * sanitizers: before the fix each one took 1.1 s (the JIT running to the
+ * end of its 1 MiB stack), after it microseconds.
+ */
+#define LOOP_CPU_MAX 0.5
+#define LIMITS_CPU_MAX 1.0
+#define LOOP_SEG 512
+#define LOOP_SEGS 8
+
+static double
+cpu_seconds(void)
+{
+	struct timespec ts;
+
+	ck_assert_int_eq(clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts), 0);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static struct match_set *
+one_pattern(const char *re, size_t len, enum match_engine eng)
+{
+	struct match_set *ms = match_set_new();
+	char errbuf[MATCH_ERRBUF_SIZE];
+
+	ck_assert_ptr_nonnull(ms);
+	match_set_engine(ms, eng);
+	ck_assert_msg(match_set_add(ms, re, len, A, false, "test", errbuf) ==
+	    0, "%s", errbuf);
+	return ms;
+}
+
+static void
+check_errs(const struct match_set *ms, uint64_t errors,
+    uint64_t fallbacks, int interpreted, const char *what)
+{
+	struct match_errs me;
+
+	match_set_errors(ms, &me);
+	ck_assert_msg(me.errors == errors && me.jit_fallbacks == fallbacks &&
+	    me.interpreted == interpreted, "%s: %llu errors, %llu fallbacks, "
+	    "%d interpreted; want %llu, %llu, %d", what,
+	    (unsigned long long)me.errors,
+	    (unsigned long long)me.jit_fallbacks, me.interpreted,
+	    (unsigned long long)errors, (unsigned long long)fallbacks,
+	    interpreted);
+}
+
+/*
+ * Fuzz finding F1 (fuzz/regress/patterns/timeout-jit-recursion-loop): in
+ * (|(?1))(\xfd)(d*), group 1 may call itself without consuming. Where the
+ * next byte is not \xfd, PCRE2's interpreter reports the loop at once
+ * (Perl dies of it), so the pattern matches only at a search's start;
+ * elsewhere the search is a counted error and no match. The JIT ran each
+ * search to the end of its stack instead. Found at match_set_add(), so
+ * the pattern is interpreted from the start, on every engine: 8 segments
+ * of 512 bytes, each with \xfd inside, give one error per search (a
+ * complete and a partial one per feed, one soft partial search for the
+ * reference), then a stream and a datagram that start with it match.
+ */
+START_TEST(test_recursion_loop)
+{
+	static const char re[] = "(|(?1))(\xfd)(d*)";
+	bool ref = engines[_i] == MATCH_ENGINE_PCRE2_PARTIAL;
+	uint8_t data[LOOP_SEG * LOOP_SEGS];
+	struct match_set *ms;
+	struct match_hit hit;
+	struct match_dir md;
+	double t0, used;
+	int k;
+
+	memset(data, 'a', sizeof(data));
+	for (k = 0; k < LOOP_SEGS; k++)
+		memcpy(data + k * LOOP_SEG + 100, "\xfd" "ddd", 4);
+	t0 = cpu_seconds();
+	ms = one_pattern(re, sizeof(re) - 1, engines[_i]);
+	ck_assert(!match_empty(ms, &hit));
+	check_errs(ms, 0, 0, 1, "added");
+	memset(&md, 0, sizeof(md));
+	for (k = 0; k < LOOP_SEGS; k++)
+		ck_assert_msg(!match_feed(ms, &md, 0, data + k * LOOP_SEG,
+		    LOOP_SEG, &hit), "%s: segment %d matches at %llu",
+		    engine_names[_i], k, (unsigned long long)hit.offset);
+	match_dir_release(&md);
+	check_errs(ms, ref ? LOOP_SEGS : 2 * LOOP_SEGS, 0, 1, "stream");
+
+	memcpy(data, "\xfd" "ddd", 4);
+	for (k = 0; k < LOOP_SEGS; k++)
+		if (match_feed(ms, &md, 0, data + k * LOOP_SEG, LOOP_SEG, &hit))
+			break;
+	match_dir_release(&md);
+	ck_assert_int_eq(k, 0);
+	ck_assert_int_eq(hit.pattern, 0);
+	ck_assert_uint_eq(hit.offset, 0);
+	ck_assert_uint_eq(hit.len, 4);
+
+	ck_assert(!match_datagram(ms, 1, (const uint8_t *)"a\xfd" "dd", 4,
+	    &hit));
+	ck_assert(match_datagram(ms, 1, (const uint8_t *)"\xfd" "dda", 4,
+	    &hit));
+	ck_assert_uint_eq(hit.offset, 0);
+	ck_assert_uint_eq(hit.len, 3);
+	check_errs(ms, (ref ? LOOP_SEGS : 2 * LOOP_SEGS) + 1, 0, 1, "end");
+	match_set_free(ms);
+	used = cpu_seconds() - t0;
+	ck_assert_msg(used < LOOP_CPU_MAX, "%s: %.3f s of CPU",
+	    engine_names[_i], used);
+}
+END_TEST
+
+/*
+ * A recursion that loops only after a byte the search at "" never gets
+ * to: the JIT finds out, by running out of its (small) stack for
+ * recursive patterns once; the interpreter names the loop, and the
+ * pattern is interpreted from then on: one fallback for eight searches.
+ */
+START_TEST(test_recursion_loop_late)
+{
+	static const char re[] = "x(|(?1))\xfd";
+	static const char dg[] = "aaaa xa \xfd aaaa";
+	struct match_set *ms;
+	struct match_hit hit;
+	double t0, used;
+	int k;
+
+	t0 = cpu_seconds();
+	ms = one_pattern(re, sizeof(re) - 1, MATCH_ENGINE_PCRE2);
+	check_errs(ms, 0, 0, 0, "added");
+	ck_assert(match_datagram(ms, 0, (const uint8_t *)"ax\xfd", 3, &hit));
+	ck_assert_uint_eq(hit.offset, 1);
+	ck_assert_uint_eq(hit.len, 2);
+	for (k = 0; k < LOOP_SEGS; k++)
+		ck_assert(!match_datagram(ms, 0, (const uint8_t *)dg,
+		    sizeof(dg) - 1, &hit));
+	check_errs(ms, LOOP_SEGS, 1, 1, "searched");
+	match_set_free(ms);
+	used = cpu_seconds() - t0;
+	ck_assert_msg(used < LOOP_CPU_MAX, "%.3f s of CPU", used);
+}
+END_TEST
+
+/* "(" n times and ")" n times, or "abab...c" of n bytes. */
+static uint8_t *
+nested(size_t n, bool parens)
+{
+	uint8_t *b = malloc(n);
+	size_t i;
+
+	ck_assert_ptr_nonnull(b);
+	for (i = 0; i < n; i++)
+		b[i] = parens ? (i < n / 2 ? '(' : ')') : "ab"[i % 2];
+	if (!parens)
+		b[n - 1] = 'c';
+	return b;
+}
+
+/*
+ * Searches the JIT runs out of stack for are interpreted, and find what
+ * they used to miss: (a|b)*c takes a JIT frame per repetition (1 MiB is
+ * some 65,000), and the recursive pattern's smaller stack holds some
+ * 1,800 levels, not 3,000. The next search is the JIT's again.
+ */
+START_TEST(test_jit_fallback)
+{
+	static const char rep[] = "(a|b)*c";
+	static const char rec[] = "\\((?:[^()]|(?R))*\\)";
+	struct match_set *ms;
+	struct match_hit hit;
+	uint8_t *b;
+
+	ms = one_pattern(rep, sizeof(rep) - 1, MATCH_ENGINE_PCRE2);
+	b = nested(200000, false);
+	ck_assert(match_datagram(ms, 0, b, 200000, &hit));
+	ck_assert_uint_eq(hit.offset, 0);
+	ck_assert_uint_eq(hit.len, 200000);
+	check_errs(ms, 0, 1, 0, "repeated group");
+	ck_assert(match_datagram(ms, 0, b + 199990, 10, &hit));
+	ck_assert_uint_eq(hit.len, 10);
+	check_errs(ms, 0, 1, 0, "short");
+	free(b);
+	match_set_free(ms);
+
+	ms = one_pattern(rec, sizeof(rec) - 1, MATCH_ENGINE_PCRE2);
+	b = nested(6000, true);
+	ck_assert(match_datagram(ms, 0, b, 6000, &hit));
+	ck_assert_uint_eq(hit.offset, 0);
+	ck_assert_uint_eq(hit.len, 6000);
+	check_errs(ms, 0, 1, 0, "3,000 levels");
+	ck_assert(match_datagram(ms, 0, b + 2900, 200, &hit));
+	ck_assert_uint_eq(hit.offset, 0);
+	ck_assert_uint_eq(hit.len, 200);
+	check_errs(ms, 0, 1, 0, "100 levels");
+	free(b);
+	match_set_free(ms);
+}
+END_TEST
+
+/*
+ * The interpreter within its limits: a soft partial search of (a|b)*c over
+ * a 64 KiB feed of "abab" (the JIT runs out of stack; the interpreter
+ * would take 75 s trying every start to the end) stops at the budget, and
+ * 300,000 bytes of it ending in c pass the heap limit. Both are counted
+ * errors and no match, in some 0.2 s of CPU together.
+ */
+START_TEST(test_interp_limits)
+{
+	static const char rep[] = "(a|b)*c";
+	struct match_set *ms;
+	struct match_hit hit;
+	struct match_dir md;
+	double t0, used;
+	uint8_t *b;
+
+	ms = one_pattern(rep, sizeof(rep) - 1, MATCH_ENGINE_PCRE2);
+	b = nested(300000, false);
+	t0 = cpu_seconds();
+	memset(&md, 0, sizeof(md));
+	ck_assert(!match_feed(ms, &md, 0, b, 65536, &hit));
+	match_dir_release(&md);
+	check_errs(ms, 1, 1, 0, "budget");
+	ck_assert(!match_datagram(ms, 0, b, 300000, &hit));
+	check_errs(ms, 2, 2, 0, "heap limit");
+	used = cpu_seconds() - t0;
+	ck_assert_msg(used < LIMITS_CPU_MAX, "%.3f s of CPU", used);
+	free(b);
+	match_set_free(ms);
+}
+END_TEST
+
 /*
  * Long scans: Vectorscan's scanners work in blocks of 16 to 64 bytes, and
  * some of its releases miss matches near a block's end (see hs_runtime()
@@ -1754,6 +1986,10 @@ match_suite(void)
 	    (int)(sizeof(many_cases) / sizeof(many_cases[0])));
 	tcase_add_test(tc, test_random_engines);
 	tcase_add_test(tc, test_long_scans);
+	tcase_add_loop_test(tc, test_recursion_loop, 0, (int)NENGINES);
+	tcase_add_test(tc, test_recursion_loop_late);
+	tcase_add_test(tc, test_jit_fallback);
+	tcase_add_test(tc, test_interp_limits);
 	suite_add_tcase(s, tc);
 	return s;
 }
