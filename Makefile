@@ -6,7 +6,7 @@ BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 VERSION = 1.0.0
 
-PKGS = libpcap libpcre2-8 libhs
+PKGS = libpcap libpcre2-8 libhs libseccomp
 CFLAGS ?= -O2 -g
 WARN = -std=c11 -Wall -Wextra -Wstrict-prototypes -Wshadow -Wpointer-arith \
 	-Wmissing-prototypes
@@ -31,7 +31,7 @@ NIDS_LIBS = -lnids $(shell $(PKG_CONFIG) --libs gthread-2.0) -lnet -lpcap
 # The build directory depends on the sanitizer so that instrumented and plain
 # objects never mix.
 BUILD = build$(if $(SANITIZER),-$(SANITIZER))
-MODULES = pcapio decode reasm flow match report engine log options kill
+MODULES = pcapio decode reasm flow match report engine log options kill sandbox
 MODOBJS = $(MODULES:%=$(BUILD)/%.o)
 BIN = $(BUILD)/flowgrep
 
@@ -96,6 +96,8 @@ check: $(BIN) $(CHECK_BINS) $(TOOL_BINS)
 	@BUILD=$(BUILD) FLOWGREP=$(BIN) sh tests/e2e_live.sh
 	@BUILD=$(BUILD) FLOWGREP=$(BIN) sh tests/e2e_watch.sh
 	@BUILD=$(BUILD) FLOWGREP=$(BIN) sh tests/e2e_shard.sh
+	@BUILD=$(BUILD) FLOWGREP=$(BIN) sh tests/e2e_props.sh
+	@BUILD=$(BUILD) FLOWGREP=$(BIN) sh tests/e2e_sandbox.sh
 	@BUILD=$(BUILD) sh tests/diff_nids.sh
 	@BUILD=$(BUILD) FLOWGREP=$(BIN) sh tests/e2e_adversary.sh
 	@BUILD=$(BUILD) sh fuzz/replay.sh

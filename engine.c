@@ -892,6 +892,29 @@ engine_new(const struct engine_config *cfg)
 	return e;
 }
 
+static uint8_t *
+input_chunk_get(void *ctx, size_t min, size_t *size)
+{
+	return hold_input_chunk(ctx, min, size);
+}
+
+static void
+input_chunk_put(void *ctx, uint8_t *chunk)
+{
+	hold_input_done(ctx, chunk);
+}
+
+bool
+engine_input_chunks(struct engine *e, struct pcapio_chunks *c)
+{
+	if (e->hold == NULL)
+		return false;
+	c->get = input_chunk_get;
+	c->put = input_chunk_put;
+	c->ctx = e->hold;
+	return true;
+}
+
 void
 engine_packet(struct engine *e, const struct pcap_rec *rec)
 {

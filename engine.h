@@ -105,6 +105,13 @@ uint64_t engine_flow_hash(const struct pkt_view *v);
 /* Returns NULL when out of memory. cfg is copied. */
 struct engine *engine_new(const struct engine_config *cfg);
 
+/*
+ * Stream input (hold mode): fills c so that pcapio reads into the hold
+ * pool's chunks (pcapio_set_chunks) and held packets need no copy. Returns
+ * false, leaving c alone, when the engine holds nothing.
+ */
+bool engine_input_chunks(struct engine *e, struct pcapio_chunks *c);
+
 /* Processes one record. */
 void engine_packet(struct engine *e, const struct pcap_rec *rec);
 

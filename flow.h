@@ -18,19 +18,23 @@ enum verdict {
 	VERDICT_NOMATCH,
 };
 
-struct held_pkt;
+struct held_blk;
 
 /*
  * What selection works on: a flow, a pending IP datagram's fragments, or a
- * single packet. serial numbers units in order of creation.
+ * single packet. serial numbers units in order of creation. A unit holding
+ * packets is on its hold's list (hold_prev, hold_next) until it lets them
+ * go; it must not be moved or freed before.
  */
 struct unit {
 	uint32_t serial;
 	uint8_t verdict;	/* enum verdict */
 	bool selected;
 	bool pending;		/* not selected, but may still be as context */
-	struct held_pkt *held_head;	/* held packets, in arrival order */
-	struct held_pkt *held_tail;
+	struct held_blk *held_head;	/* held packets, in arrival order */
+	struct held_blk *held_tail;
+	struct unit *hold_prev;
+	struct unit *hold_next;
 };
 
 /* Both endpoints in a fixed order (the lower address/port first). */
@@ -55,24 +59,30 @@ enum flow_end_reason {
 	FLOW_END_FINISH,	/* end of input */
 };
 
+/*
+ * The fields every packet's lookup reads come first, in one cache line
+ * (flows are allocated line-aligned): the full hash, compared before the
+ * key, and the key. The second line holds what every packet then updates.
+ */
 struct flow {
-	struct unit unit;
-	struct flow_key key;
+	struct flow *free_next;	/* on the table's list of flows to reuse */
+	uint32_t hash;		/* of key, before masking to a slot */
 	uint8_t client;		/* index in key of the client endpoint */
 	uint8_t state;		/* enum flow_state */
 	uint8_t list;		/* which lifetime list it is on */
 	bool midstream;
-	uint64_t first_ts;
+	struct flow_key key;
 	uint64_t last_ts;
+	struct flow *lprev;
+	struct flow *lnext;
+	struct unit unit;
 	uint64_t packets;
 	uint64_t bytes;		/* captured bytes of its packets */
+	uint64_t first_ts;
 	struct tcp_conn tcp;
 	struct match_dir md[2];	/* per direction: 0 client, 1 server */
 	struct match_hit hit;	/* valid when unit.verdict is VERDICT_MATCH */
 	uint64_t decided_ts;
-	struct flow *hnext;
-	struct flow *lprev;
-	struct flow *lnext;
 	/* -k: the link header of the latest frame, to address RSTs. */
 	uint8_t link[32];
 	uint8_t link_len;
@@ -131,15 +141,33 @@ bool unit_decide(struct unit *u, enum verdict v, bool invert);
 
 struct hold;
 
-/* A pool holding at most max_bytes of packets. */
+/*
+ * A pool holding packets in at most max_bytes (their records and their
+ * descriptors), cut into chunks; below four chunks of the smallest size it
+ * holds nothing. Returns NULL when out of memory.
+ */
 struct hold *hold_new(size_t max_bytes, struct stats *st);
+
+/* Frees the pool and its chunks; records pcapio read into them go too. */
 void hold_free(struct hold *h);
 
 /*
- * Holds a copy of a packet (its time, record header and data) for u. When
- * the pool is over its size the oldest held packets of any unit are dropped
- * and counted in packets_dropped. Returns -1 when out of memory (counted as
- * dropped too).
+ * The pool's chunks as pcapio's input buffer (pcapio_set_chunks): returns a
+ * free chunk of at least min bytes (its size in *size), or NULL when min is
+ * over the chunk size or no chunk can be freed. A record read into a chunk
+ * and held is held there, not copied. hold_input_done() gives a chunk back
+ * once pcapio reads no more into it.
+ */
+uint8_t *hold_input_chunk(struct hold *h, size_t min, size_t *size);
+void hold_input_done(struct hold *h, uint8_t *chunk);
+
+/*
+ * Holds a packet (its time, record header and data) for u: where it lies if
+ * pcapio read it into the current input chunk (rec->raw_hdr), else a copy.
+ * When no chunk is left, the sparsest are compacted, else the oldest held
+ * packets of any unit are dropped, a chunk at a time, and counted in
+ * packets_dropped. Returns -1 when the packet itself cannot be held (larger
+ * than a chunk, no memory): it is counted as dropped too.
  */
 int hold_add(struct hold *h, struct unit *u, const struct pcap_rec *rec);
 
@@ -161,7 +189,24 @@ void hold_drain(struct hold *h, hold_write_fn fn, void *ctx);
 /* Moves from's held packets into to, keeping arrival order. */
 void hold_merge(struct hold *h, struct unit *to, struct unit *from);
 
-/* Bytes held now. */
+/* Bytes held now: the held records, headers and data. */
 size_t hold_bytes(const struct hold *h);
+
+/* How the pool works, for tests and measurements. */
+struct hold_info {
+	size_t chunk_size;
+	uint32_t nchunks;		/* the budget's chunks */
+	uint32_t chunks_in_use;
+	uint32_t chunks_resident;	/* touched and not given back */
+	size_t desc_bytes;		/* descriptor blocks and rev lists */
+	uint64_t by_reference;		/* packets held where pcapio read them */
+	uint64_t copied;		/* packets held as a copy */
+	uint64_t compactions;
+	uint64_t bytes_moved;		/* by compaction */
+	uint64_t chunks_dropped;	/* chunks whose packets were dropped */
+	uint64_t sweeps;		/* of dropped packets' descriptors */
+};
+
+void hold_get_info(const struct hold *h, struct hold_info *info);
 
 #endif

@@ -21,6 +21,7 @@
 #include "options.h"
 #include "pcapio.h"
 #include "report.h"
+#include "sandbox.h"
 #include "stats.h"
 
 #define NS_PER_S 1000000000ULL
@@ -82,13 +83,29 @@ catch_signals(void)
 }
 
 /*
- * Pass 1's record of one packet for pass 2: where it is in the file, how
- * long, and which unit it belongs to.
+ * Pass 1's record of one packet for pass 2: which unit it belongs to and
+ * how long it is (record header and data). Records follow each other, so
+ * offsets are implied; where some are skipped (a BPF filter), an entry of
+ * length 0 carries the bytes skipped in serial.
  */
 struct serial_entry {
-	uint64_t offset;
-	uint32_t len;		/* record header and data */
 	uint32_t serial;
+	uint32_t len;
+};
+
+/*
+ * The entries go to a temporary file through a buffer of this many, with
+ * write(2) and read(2): a system call per 64 Ki packets, none per packet.
+ */
+#define SPOOL_ENTRIES (64U * 1024)
+
+struct spool {
+	FILE *f;		/* a tmpfile(); written through its descriptor */
+	struct serial_entry *buf;
+	size_t n;		/* entries in buf */
+	size_t pos;		/* reading: the next one */
+	uint64_t next_off;	/* writing: where the next record should be */
+	bool failed;
 };
 
 /* What the callbacks need while the run goes on. */
@@ -102,7 +119,8 @@ struct run {
 	struct flowlog *log;
 	size_t log_dir_len;	/* without trailing slashes, as -x prints it */
 	struct killer *killer;
-	FILE *serials;		/* two-pass: a serial_entry per packet */
+	struct spool serials;	/* two-pass: a serial_entry per packet */
+	bool raw;		/* records have offsets (pcapio_raw_records) */
 	const struct pcap_rec *cur;	/* the record being processed */
 	FILE *aliases;		/* two-pass: datagram units joined to flows */
 	bool nano;
@@ -118,6 +136,111 @@ struct run {
 	uint64_t total_bytes;
 	struct timespec started;
 };
+
+/* ---- the serial spool ---- */
+
+static int
+spool_open(struct spool *sp)
+{
+	memset(sp, 0, sizeof(*sp));
+	if ((sp->f = tmpfile()) == NULL ||
+	    (sp->buf = malloc(SPOOL_ENTRIES * sizeof(*sp->buf))) == NULL)
+		return -1;
+	return 0;
+}
+
+static void
+spool_flush(struct spool *sp)
+{
+	const uint8_t *p = (const uint8_t *)sp->buf;
+	size_t left = sp->n * sizeof(*sp->buf);
+	ssize_t w;
+
+	while (left > 0 && !sp->failed) {
+		w = write(fileno(sp->f), p, left);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			sp->failed = true;
+		else {
+			p += w;
+			left -= (size_t)w;
+		}
+	}
+	sp->n = 0;
+}
+
+static void
+spool_put(struct spool *sp, uint32_t serial, uint64_t offset, uint32_t len)
+{
+	uint64_t skip;
+
+	/* Offsets only grow in a classic pcap file; pcapng has none to keep. */
+	while (offset > sp->next_off) {
+		skip = offset - sp->next_off;
+		if (skip > UINT32_MAX)
+			skip = UINT32_MAX;
+		if (sp->n == SPOOL_ENTRIES)
+			spool_flush(sp);
+		sp->buf[sp->n].serial = (uint32_t)skip;
+		sp->buf[sp->n++].len = 0;
+		sp->next_off += skip;
+	}
+	if (sp->n == SPOOL_ENTRIES)
+		spool_flush(sp);
+	sp->buf[sp->n].serial = serial;
+	sp->buf[sp->n++].len = len;
+	sp->next_off = offset + len;
+}
+
+/* Back to the first entry, for reading. Returns -1 if writing failed. */
+static int
+spool_rewind(struct spool *sp)
+{
+	spool_flush(sp);
+	if (sp->failed || lseek(fileno(sp->f), 0, SEEK_SET) != 0)
+		return -1;
+	sp->n = sp->pos = 0;
+	return 0;
+}
+
+/* The next entry; false at the end or on a read error (errno set). */
+static bool
+spool_get(struct spool *sp, struct serial_entry *se)
+{
+	ssize_t r;
+
+	if (sp->pos == sp->n) {
+		do
+			r = read(fileno(sp->f), sp->buf, SPOOL_ENTRIES *
+			    sizeof(*sp->buf));
+		while (r < 0 && errno == EINTR);
+		if (r <= 0 || r % (ssize_t)sizeof(*sp->buf) != 0)
+			return false;
+		sp->n = (size_t)r / sizeof(*sp->buf);
+		sp->pos = 0;
+	}
+	*se = sp->buf[sp->pos++];
+	return true;
+}
+
+/* The next entry of a record, skipping entries of skipped bytes. */
+static bool
+spool_get_record(struct spool *sp, struct serial_entry *se)
+{
+	while (spool_get(sp, se))
+		if (se->len != 0)
+			return true;
+	return false;
+}
+
+static void
+spool_close(struct spool *sp)
+{
+	if (sp->f != NULL)
+		fclose(sp->f);
+	free(sp->buf);
+}
 
 /* ---- engine callbacks ---- */
 
@@ -185,13 +308,10 @@ static void
 assign_unit(void *ctx, uint32_t serial)
 {
 	struct run *run = ctx;
-	struct serial_entry se;
 
-	se.offset = run->cur->offset;
-	se.len = PCAPIO_RECORD_HEADER_LEN + run->cur->caplen;
-	se.serial = serial;
-	if (fwrite(&se, sizeof(se), 1, run->serials) != 1)
-		run->write_failed = true;
+	/* Only classic pcap records have offsets; others follow on. */
+	spool_put(&run->serials, serial, run->raw ? run->cur->offset :
+	    run->serials.next_off, PCAPIO_RECORD_HEADER_LEN + run->cur->caplen);
 }
 
 static void
@@ -445,6 +565,28 @@ open_log_engine(struct run *run, const struct engine_config *main_cfg)
 		err(EXIT_TROUBLE, "out of memory");
 }
 
+/*
+ * From here on the process makes only the system calls its steady state
+ * needs (sandbox.c). Everything is open by now (input, outputs, log
+ * directory, injection sockets, temporary files) and root is given up.
+ */
+static void
+enter_sandbox(const struct run *run)
+{
+	struct sandbox_needs n;
+	char errbuf[SANDBOX_ERRBUF_SIZE];
+
+	if (run->opt->no_sandbox || !sandbox_supported())
+		return;
+	memset(&n, 0, sizeof(n));
+	n.log_files = run->log != NULL;
+	n.log_dirfd = -1;
+	n.live = pcapio_is_live(run->in);
+	n.inject = run->killer != NULL && run->opt->kill_dry_run == NULL;
+	if (sandbox_install(&n, errbuf) == -1)
+		errx(EXIT_TROUBLE, "%s (--no-sandbox runs without it)", errbuf);
+}
+
 /* ---- the run ---- */
 
 static void
@@ -510,32 +652,41 @@ copy_selected(struct run *run, struct engine *e, uint64_t records)
 {
 	char errbuf[PCAPIO_ERRBUF_SIZE];
 	struct serial_entry se;
-	uint64_t off = 0, len = 0, n = 0, i;
+	uint64_t at = 0, off = 0, len = 0, n = 0, i;
 
-	for (i = 0; i < records; i++) {
-		if (fread(&se, sizeof(se), 1, run->serials) != 1)
+	errno = 0;
+	for (i = 0; i < records; at += se.len) {
+		if (!spool_get(&run->serials, &se))
 			goto fail;
+		if (se.len == 0) {
+			at += se.serial;
+			continue;
+		}
+		i++;
 		if (!engine_selected(e, se.serial))
 			continue;
-		if (n > 0 && se.offset == off + len) {
+		if (n > 0 && at == off + len) {
 			len += se.len;
 			n++;
 			continue;
 		}
 		if (n > 0 && pcapio_copy_records(run->in, run->out, off, len, n,
 		    errbuf) == -1)
-			goto fail;
-		off = se.offset;
+			goto copy_fail;
+		off = at;
 		len = se.len;
 		n = 1;
 	}
 	if (n > 0 && pcapio_copy_records(run->in, run->out, off, len, n,
 	    errbuf) == -1)
-		goto fail;
+		goto copy_fail;
 	return 0;
 fail:
 	warnx("%s: %s", run->in_name, errno != 0 ? strerror(errno) :
 	    "changed while it was read");
+	return -1;
+copy_fail:
+	warnx("%s: %s", run->in_name, errbuf);
 	return -1;
 }
 
@@ -557,7 +708,10 @@ output_selected(struct run *run, struct engine *e, uint64_t records)
 		engine_resolve_alias(e, pair[0], pair[1]);
 	if (run->st.units_selected == 0)
 		return 0;
-	rewind(run->serials);
+	if (spool_rewind(&run->serials) == -1) {
+		run->write_failed = true;
+		return -1;
+	}
 	if (run->log_engine == NULL && pcapio_raw_records(run->in))
 		return copy_selected(run, e, records);
 	if (pcapio_rewind(run->in, errbuf) == -1) {
@@ -566,7 +720,7 @@ output_selected(struct run *run, struct engine *e, uint64_t records)
 	}
 	for (i = 0; i < records; i++) {
 		if (pcapio_next(run->in, &rec, errbuf) != 1 ||
-		    fread(&se, sizeof(se), 1, run->serials) != 1) {
+		    !spool_get_record(&run->serials, &se)) {
 			warnx("%s: changed while it was read", run->in_name);
 			return -1;
 		}
@@ -585,6 +739,7 @@ main(int argc, char **argv)
 	struct engine *e;
 	struct match_set *ms;
 	struct pcap_rec rec;
+	struct pcapio_chunks chunks;
 	char errbuf[PCAPIO_ERRBUF_SIZE];
 	bool two_pass, need_packets, trouble = false;
 	uint64_t records = 0;
@@ -604,10 +759,11 @@ main(int argc, char **argv)
 	 */
 	need_packets = run.out != NULL || run.log != NULL;
 	two_pass = need_packets && pcapio_rewindable(run.in);
-	if (two_pass && ((run.serials = tmpfile()) == NULL ||
+	if (two_pass && (spool_open(&run.serials) == -1 ||
 	    (run.aliases = tmpfile()) == NULL))
 		err(EXIT_TROUBLE, "temporary file");
 	run.text_lines = opt.write_path == NULL && opt.log_dir == NULL;
+	run.raw = pcapio_raw_records(run.in);
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.linktype = pcapio_linktype(run.in);
@@ -632,6 +788,9 @@ main(int argc, char **argv)
 	match_set_stats(ms, &run.st);
 	if ((e = engine_new(&cfg)) == NULL)
 		errx(EXIT_TROUBLE, "out of memory");
+	/* A stream is read into the hold pool: held packets are not copied. */
+	if (engine_input_chunks(e, &chunks))
+		pcapio_set_chunks(run.in, &chunks);
 	open_log_engine(&run, &cfg);
 	drop_privileges(&opt);
 
@@ -657,6 +816,7 @@ main(int argc, char **argv)
 		run.progress = true;
 		clock_gettime(CLOCK_MONOTONIC, &run.started);
 	}
+	enter_sandbox(&run);
 	while (!stop_requested &&
 	    (r = pcapio_next(run.in, &rec, errbuf)) >= 1) {
 		if (r == 1) {
@@ -718,8 +878,7 @@ main(int argc, char **argv)
 	engine_free(e);
 	match_set_free(ms);
 	pcapio_close(run.in);
-	if (run.serials != NULL)
-		fclose(run.serials);
+	spool_close(&run.serials);
 	if (run.aliases != NULL)
 		fclose(run.aliases);
 	options_free(&opt);

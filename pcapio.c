@@ -94,6 +94,12 @@ struct pcapio_in {
 	size_t end;
 	bool eof;
 	uint64_t pos;		/* stream offset of buf[start] */
+	/* buf is own, or a chunk of the provider (pcapio_set_chunks). */
+	uint8_t *own;
+	size_t own_cap;
+	bool in_chunk;
+	bool have_chunks;
+	struct pcapio_chunks chunks;
 
 	/* Output view of the input. */
 	bool ng;
@@ -280,6 +286,40 @@ in_wait(struct pcapio_in *in)
 }
 
 /*
+ * With a chunk provider, the bytes not yet consumed move to a fresh chunk
+ * when the next n do not fit in the current one; records already returned
+ * stay where they are, for whoever keeps them. Without a chunk to be had,
+ * reading goes on in the own buffer.
+ */
+static void
+in_next_chunk(struct pcapio_in *in, size_t n)
+{
+	size_t have = in->end - in->start, size = 0;
+	uint8_t *c;
+
+	if (in->in_chunk && in->start + n <= in->cap)
+		return;
+	c = in->chunks.get(in->chunks.ctx, n, &size);
+	if (c == NULL && !in->in_chunk)
+		return;
+	if (c == NULL) {
+		/* Back to the own buffer, which the caller grows if need be. */
+		c = in->own;
+		size = in->own_cap;
+		if (have > size)
+			have = size;	/* never: a chunk is no larger */
+	}
+	memcpy(c, in->buf + in->start, have);
+	if (in->in_chunk)
+		in->chunks.put(in->chunks.ctx, in->buf);
+	in->in_chunk = c != in->own;
+	in->buf = c;
+	in->cap = size;
+	in->start = 0;
+	in->end = have;
+}
+
+/*
  * Makes n bytes available at buf + start, reading as much as the buffer
  * holds per read(2) and retrying short reads and EINTR. Returns the bytes
  * available, fewer than n only at the end of the input, or -1 with errno set
@@ -292,26 +332,30 @@ in_fill(struct pcapio_in *in, size_t n)
 
 	if (have >= n)
 		return (ssize_t)have;
+	if (in->have_chunks)
+		in_next_chunk(in, n);
 	/*
-	 * Compact when the record would not fit behind start, or when half the
-	 * buffer is already consumed, so reads stay large.
+	 * In the own buffer, compact when the record would not fit behind
+	 * start, or when half the buffer is already consumed, so reads stay
+	 * large.
 	 */
-	if (in->start + n > in->cap || in->start >= in->cap / 2) {
+	if (!in->in_chunk &&
+	    (in->start + n > in->cap || in->start >= in->cap / 2)) {
 		memmove(in->buf, in->buf + in->start, have);
 		in->start = 0;
 		in->end = have;
 	}
-	if (n > in->cap) {
+	if (!in->in_chunk && n > in->cap) {
 		size_t ncap = (n + PCAPIO_BUF_SIZE - 1) / PCAPIO_BUF_SIZE *
 		    PCAPIO_BUF_SIZE;
-		uint8_t *nbuf = realloc(in->buf, ncap);
+		uint8_t *nbuf = realloc(in->own, ncap);
 
 		if (nbuf == NULL) {
 			errno = ENOMEM;
 			return -1;
 		}
-		in->buf = nbuf;
-		in->cap = ncap;
+		in->own = in->buf = nbuf;
+		in->own_cap = in->cap = ncap;
 	}
 	while (in->end - in->start < n && !in->eof) {
 		ssize_t r;
@@ -518,6 +562,7 @@ pcap_next_rec(struct pcapio_in *in, struct pcap_rec *rec, char *errbuf)
 		rec->wirelen = wirelen;
 		memcpy(rec->hdr, p, PCAPIO_RECORD_HEADER_LEN);
 		rec->data = p + PCAPIO_RECORD_HEADER_LEN;
+		rec->raw_hdr = true;
 		rec->offset = in_offset(in, 0);
 		in_consume(in, PCAPIO_RECORD_HEADER_LEN + (size_t)caplen);
 		in->recno++;
@@ -946,6 +991,7 @@ ng_packet(struct pcapio_in *in, uint32_t type, uint32_t len,
 	rec->caplen = caplen;
 	rec->wirelen = wirelen;
 	rec->data = p + fixed;
+	rec->raw_hdr = false;
 	ng_build_hdr(in, rec);
 	in_consume(in, len);
 	return in_filter(in, rec, count) ? 1 : 2;
@@ -1342,8 +1388,9 @@ pcapio_set_fanout(struct pcapio_in *in, int group, char *errbuf)
 	 * FLAG_DEFRAG makes it see whole datagrams, so fragments go with their
 	 * flow (packet(7)).
 	 */
-	int arg = (group & 0xffff) |
-	    ((PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16);
+	/* Unsigned: FLAG_DEFRAG is 0x8000, shifted into int's sign bit. */
+	unsigned int arg = ((unsigned int)group & 0xffffu) |
+	    ((unsigned int)(PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16);
 
 	if (in->pcap == NULL) {
 		snprintf(errbuf, PCAPIO_ERRBUF_SIZE,
@@ -1465,6 +1512,7 @@ live_next(struct pcapio_in *in, struct pcap_rec *rec, char *errbuf)
 	rec->caplen = h->caplen;
 	rec->wirelen = h->len;
 	rec->data = data;
+	rec->raw_hdr = false;
 	f[0] = (uint32_t)h->ts.tv_sec;
 	f[1] = (uint32_t)h->ts.tv_usec;
 	f[2] = h->caplen;
@@ -1527,8 +1575,8 @@ pcapio_open(const char *path, struct stats *st, char *errbuf)
 		 */
 		(void)fcntl(in->fd, F_SETPIPE_SZ, PCAPIO_PIPE_SIZE);
 	}
-	in->cap = PCAPIO_BUF_SIZE;
-	if ((in->buf = malloc(in->cap)) == NULL) {
+	in->own_cap = in->cap = PCAPIO_BUF_SIZE;
+	if ((in->own = in->buf = malloc(in->cap)) == NULL) {
 		snprintf(errbuf, PCAPIO_ERRBUF_SIZE, "%s", strerror(ENOMEM));
 		pcapio_close(in);
 		return NULL;
@@ -1579,7 +1627,7 @@ pcapio_close(struct pcapio_in *in)
 	if (in->own_fd && in->fd >= 0)
 		close(in->fd);
 	free(in->ifs);
-	free(in->buf);
+	free(in->own);
 	free(in);
 }
 
@@ -1706,6 +1754,17 @@ pcapio_next(struct pcapio_in *in, struct pcap_rec *rec, char *errbuf)
 		return 0;
 	}
 	return r;
+}
+
+void
+pcapio_set_chunks(struct pcapio_in *in, const struct pcapio_chunks *c)
+{
+	if (in->regular || in->pcap != NULL)
+		return;
+	in->chunks = *c;
+	in->have_chunks = true;
+	/* The bytes already buffered move now, so every record can be kept. */
+	in_next_chunk(in, in->end - in->start);
 }
 
 int

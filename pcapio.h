@@ -39,6 +39,11 @@ struct pcap_rec {
 	uint8_t hdr[PCAPIO_RECORD_HEADER_LEN];
 	uint64_t index;		/* 0-based, counting records that passed the filter */
 	uint64_t offset;	/* of the record header in the file (pcap files) */
+	/*
+	 * True when hdr also lies just before data in the same buffer (classic
+	 * pcap): a keeper of the record may refer to both rather than copy.
+	 */
+	bool raw_hdr;
 };
 
 struct pcapio_in;
@@ -129,6 +134,26 @@ void pcapio_set_interrupt(struct pcapio_in *in,
 void pcapio_set_signals(struct pcapio_in *in, const sigset_t *wait_mask,
     const volatile sig_atomic_t *stop, const volatile sig_atomic_t *wake,
     void (*wake_fn)(void *), void *ctx);
+
+/*
+ * Memory a stream input is read into, provided by the caller (the hold
+ * pool), so that records it keeps need no copy. get returns a chunk of at
+ * least min bytes and its size, or NULL (pcapio then reads into its own
+ * buffer for a while); put hands back a chunk pcapio reads no more into.
+ * A record's data stays valid while its chunk is the provider's to keep.
+ */
+struct pcapio_chunks {
+	uint8_t *(*get)(void *ctx, size_t min, size_t *size);
+	void (*put)(void *ctx, uint8_t *chunk);
+	void *ctx;
+};
+
+/*
+ * Reads the rest of a stream input (not a regular file, not a device) into
+ * the provider's chunks. pcapio_close() does not put back the chunk it last
+ * read into: the provider frees its chunks itself.
+ */
+void pcapio_set_chunks(struct pcapio_in *in, const struct pcapio_chunks *c);
 
 /* Goes back to the first record for a second pass. Returns -1 on failure. */
 int pcapio_rewind(struct pcapio_in *in, char *errbuf);

@@ -267,6 +267,71 @@ START_TEST(test_many_flows_grow)
 }
 END_TEST
 
+/*
+ * Flows leaving the table from all over its slots (timeouts) while others
+ * come: the ones left are still found, each exactly once, and the ones gone
+ * are new flows when they come back.
+ */
+START_TEST(test_table_removals_keep_lookups)
+{
+	struct stats st = { 0 };
+	struct ended ended = { 0 };
+	struct flow_table *t = flow_table_new(100000, S(300), S(10), &st,
+	    on_end, &ended);
+	uint32_t serial = 0, i, want;
+	struct flow *f;
+	bool created;
+	int dir, round;
+
+	/*
+	 * Each round adds 6000 UDP flows a second apart in time steps, then
+	 * keeps every third one alive; the rest time out, scattered across
+	 * the table.
+	 */
+	for (round = 0; round < 4; round++) {
+		for (i = 0; i < 6000; i++) {
+			struct pkt_view v = view(17, (uint8_t)round,
+			    (uint16_t)(1000 + i), 9, 53, 0);
+
+			f = flow_lookup(t, &v, S(100 * round + 1), &serial,
+			    &dir, &created);
+			ck_assert_ptr_nonnull(f);
+			ck_assert(created);
+		}
+		for (i = 0; i < 6000; i += 3) {
+			struct pkt_view v = view(17, (uint8_t)round,
+			    (uint16_t)(1000 + i), 9, 53, 0);
+
+			f = flow_lookup(t, &v, S(100 * round + 9), &serial,
+			    &dir, &created);
+			ck_assert(!created);
+			ck_assert_uint_eq(f->unit.serial, 6000 * round + i);
+		}
+		/* Past the timeout of the others, within the third's. */
+		flow_expire(t, S(100 * round + 15));
+		ck_assert_uint_eq(flow_count(t), 2000);
+		for (i = 0; i < 6000; i++) {
+			struct pkt_view v = view(17, (uint8_t)round,
+			    (uint16_t)(1000 + i), 9, 53, 0);
+
+			want = serial;
+			f = flow_lookup(t, &v, S(100 * round + 16), &serial,
+			    &dir, &created);
+			ck_assert_ptr_nonnull(f);
+			ck_assert_int_eq(created, i % 3 != 0);
+			ck_assert_uint_eq(f->unit.serial, i % 3 == 0 ?
+			    6000 * round + i : want);
+		}
+		/* Every flow of the round goes before the next one. */
+		flow_expire(t, S(100 * round + 50));
+		ck_assert_uint_eq(flow_count(t), 0);
+		serial = 6000 * (uint32_t)(round + 1);
+	}
+	ck_assert_uint_eq(st.flows_udp, 4 * (6000 + 4000));
+	flow_table_free(t);
+}
+END_TEST
+
 START_TEST(test_unit_decide)
 {
 	struct unit u = { 0 };
@@ -306,6 +371,35 @@ add(struct hold *h, struct unit *u, char tag)
 	ck_assert_int_eq(hold_add(h, u, &rec), 0);
 }
 
+/* hold_add of a 100-byte packet of tag; returns what hold_add does. */
+static int
+hold_add_tagged(struct hold *h, struct unit *u, char tag)
+{
+	uint8_t data[100];
+	struct pcap_rec rec = { .ts_ns = (uint64_t)(uint8_t)tag * 1000,
+	    .caplen = 100, .data = data };
+
+	memset(data, tag, sizeof(data));
+	return hold_add(h, u, &rec);
+}
+
+/* As struct written and on_write, with room for many. */
+struct written_many {
+	char bytes[512];
+	int n;
+};
+
+static void
+on_write_many(void *ctx, const struct pcap_rec *rec)
+{
+	struct written_many *w = ctx;
+
+	ck_assert_uint_eq(rec->caplen, 100);
+	ck_assert_uint_eq(rec->ts_ns, (uint64_t)rec->data[0] * 1000);
+	ck_assert_int_lt(w->n, 512);
+	w->bytes[w->n++] = (char)rec->data[0];
+}
+
 START_TEST(test_hold_order_and_merge)
 {
 	struct stats st = { 0 };
@@ -328,24 +422,316 @@ START_TEST(test_hold_order_and_merge)
 }
 END_TEST
 
+static bool
+is_suffix(const char *whole, int n, const char *part, int k)
+{
+	return k <= n && memcmp(whole + (n - k), part, (size_t)k) == 0;
+}
+
+/*
+ * Past the budget the oldest held packets go, a chunk at a time: each unit
+ * then writes the latest of its packets, in order, and written plus dropped
+ * is every packet added.
+ */
 START_TEST(test_hold_drops_oldest_past_cap)
 {
 	struct stats st = { 0 };
-	/* Each 100-byte packet takes a 256-byte block: room for three. */
-	struct hold *h = hold_new(3 * 256, &st);
-	struct unit a = { 0 }, b = { 0 };
-	struct written w = { .n = 0 };
+	/* 64 chunks of 256 bytes, two 116-byte records each. */
+	struct hold *h = hold_new(64 * 256, &st);
+	struct hold_info hi;
+	struct unit u[2] = { { 0 }, { 0 } };
+	struct written_many w[2] = { { .n = 0 }, { .n = 0 } };
+	char given[2][512];
+	int i, k, n[2] = { 0, 0 };
 
-	add(h, &a, 'a');
-	add(h, &b, 'b');
-	add(h, &a, 'c');
-	add(h, &b, 'd');	/* drops 'a' */
-	add(h, &b, 'e');	/* drops 'b' */
-	ck_assert_uint_eq(st.packets_dropped, 2);
-	hold_release(h, &a, on_write, &w);
-	ck_assert_str_eq(w.bytes, "c");
-	hold_release(h, &b, on_write, &w);
-	ck_assert_str_eq(w.bytes, "cde");
+	hold_get_info(h, &hi);
+	ck_assert_uint_eq(hi.chunk_size, 256);
+	ck_assert_uint_eq(hi.nchunks, 64);
+	for (i = 0; i < 400; i++) {
+		k = i % 3 == 0;
+		given[k][n[k]] = (char)('0' + i % 64);
+		ck_assert_int_eq(hold_add_tagged(h, &u[k], given[k][n[k]]), 0);
+		n[k]++;
+	}
+	ck_assert_uint_gt(st.packets_dropped, 0);
+	hold_get_info(h, &hi);
+	ck_assert_uint_gt(hi.chunks_dropped, 0);
+	/*
+	 * The dropped packets' descriptors were swept out of the lists: the
+	 * memory in use is within the budget, give or take a 256-byte slab.
+	 */
+	ck_assert_uint_gt(hi.sweeps, 0);
+	ck_assert_uint_le(hi.chunks_in_use * hi.chunk_size + hi.desc_bytes,
+	    64 * 256 + 256);
+	for (k = 0; k < 2; k++) {
+		w[k].n = 0;
+		hold_release(h, &u[k], on_write_many, &w[k]);
+		ck_assert(is_suffix(given[k], n[k], w[k].bytes, w[k].n));
+	}
+	ck_assert_uint_eq((uint64_t)(w[0].n + w[1].n) + st.packets_dropped,
+	    400);
+	ck_assert_uint_eq(st.packets_held, 400);
+	ck_assert_uint_eq(hold_bytes(h), 0);
+	/* The copy chunk stays open for the next copies. */
+	hold_get_info(h, &hi);
+	ck_assert_uint_eq(hi.chunks_in_use, 1);
+	hold_free(h);
+}
+END_TEST
+
+/* Fills an input chunk at off with a record of 100 bytes of tag. */
+static void
+chunk_record(uint8_t *chunk, size_t off, char tag, struct pcap_rec *rec)
+{
+	memset(rec, 0, sizeof(*rec));
+	rec->ts_ns = (uint64_t)(uint8_t)tag * 1000;
+	rec->caplen = 100;
+	memset(rec->hdr, tag, sizeof(rec->hdr));
+	memcpy(chunk + off, rec->hdr, sizeof(rec->hdr));
+	memset(chunk + off + sizeof(rec->hdr), tag, 100);
+	rec->data = chunk + off + sizeof(rec->hdr);
+	rec->raw_hdr = true;
+}
+
+/* Collects the data pointers of written packets. */
+struct where {
+	const uint8_t *data[8];
+	int n;
+};
+
+static void
+on_write_where(void *ctx, const struct pcap_rec *rec)
+{
+	struct where *w = ctx;
+
+	ck_assert_int_lt(w->n, 8);
+	ck_assert_uint_eq(rec->caplen, 100);
+	ck_assert_uint_eq(rec->hdr[0], rec->data[0]);
+	w->data[w->n++] = rec->data;
+}
+
+/*
+ * Records pcapio read into an input chunk are held where they lie: written
+ * from there, and the chunk stays taken until the last one goes.
+ */
+START_TEST(test_hold_by_reference)
+{
+	struct stats st = { 0 };
+	struct hold *h = hold_new(1 << 20, &st);
+	struct hold_info hi;
+	struct unit a = { 0 }, b = { 0 };
+	struct where w = { .n = 0 };
+	struct pcap_rec rec;
+	uint8_t *c, stack[116];
+	size_t size = 0;
+
+	c = hold_input_chunk(h, 200, &size);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_uint_eq(size, 16384);
+	chunk_record(c, 0, 'a', &rec);
+	ck_assert_int_eq(hold_add(h, &a, &rec), 0);
+	chunk_record(c, 116, 'b', &rec);
+	ck_assert_int_eq(hold_add(h, &b, &rec), 0);
+	chunk_record(c, 232, 'c', &rec);
+	ck_assert_int_eq(hold_add(h, &a, &rec), 0);
+	/* raw_hdr, but not in the arena: copied. */
+	chunk_record(stack, 0, 'd', &rec);
+	ck_assert_int_eq(hold_add(h, &b, &rec), 0);
+	hold_get_info(h, &hi);
+	ck_assert_uint_eq(hi.by_reference, 3);
+	ck_assert_uint_eq(hi.copied, 1);
+	ck_assert_uint_eq(hold_bytes(h), 4 * 116);
+	hold_input_done(h, c);
+	hold_release(h, &b, on_write_where, &w);
+	ck_assert_int_eq(w.n, 2);
+	ck_assert_ptr_eq(w.data[0], c + 116 + 16);
+	ck_assert_ptr_ne(w.data[1], stack + 16);
+	ck_assert_uint_eq(w.data[1][0], 'd');
+	hold_get_info(h, &hi);
+	/* The input chunk, pinned by a, and the copy chunk, open. */
+	ck_assert_uint_eq(hi.chunks_in_use, 2);
+	w.n = 0;
+	hold_release(h, &a, on_write_where, &w);
+	ck_assert_int_eq(w.n, 2);
+	ck_assert_ptr_eq(w.data[0], c + 16);
+	ck_assert_ptr_eq(w.data[1], c + 232 + 16);
+	hold_get_info(h, &hi);
+	ck_assert_uint_eq(hi.chunks_in_use, 1);
+	ck_assert_uint_eq(hold_bytes(h), 0);
+	ck_assert_uint_eq(st.packets_dropped, 0);
+	hold_free(h);
+}
+END_TEST
+
+/* Checks that a long-lived unit's packets come back in order, intact. */
+struct sequence {
+	int n;
+};
+
+static void
+on_write_sequence(void *ctx, const struct pcap_rec *rec)
+{
+	struct sequence *q = ctx;
+	uint8_t want = (uint8_t)q->n;
+	uint32_t i;
+
+	ck_assert_uint_eq(rec->caplen, 100);
+	ck_assert_uint_eq(rec->ts_ns, (uint64_t)want * 1000);
+	for (i = 0; i < 16; i++)
+		ck_assert_uint_eq(rec->hdr[i], want);
+	for (i = 0; i < 100; i++)
+		ck_assert_uint_eq(rec->data[i], want);
+	q->n++;
+}
+
+/*
+ * One long-lived packet per input chunk pins it: chunks run out, and the
+ * sparse ones are compacted, the long-lived packets moved and none dropped.
+ */
+START_TEST(test_hold_compacts_sparse_chunks)
+{
+	struct stats st = { 0 };
+	/* 64 chunks of 1 KiB, eight 116-byte records each. */
+	struct hold *h = hold_new(64 * 1024, &st);
+	struct hold_info hi;
+	struct unit longlived = { 0 }, brief;
+	struct sequence q = { 0 };
+	struct pcap_rec rec;
+	uint8_t *c;
+	size_t size;
+	int i, j;
+
+	hold_get_info(h, &hi);
+	ck_assert_uint_eq(hi.chunk_size, 1024);
+	for (i = 0; i < 250; i++) {
+		c = hold_input_chunk(h, 1024, &size);
+		ck_assert_ptr_nonnull(c);
+		memset(&brief, 0, sizeof(brief));
+		for (j = 0; j < 8; j++) {
+			chunk_record(c, (size_t)j * 116, (char)(j == 0 ? i :
+			    0x7f), &rec);
+			ck_assert_int_eq(hold_add(h, j == 0 ? &longlived :
+			    &brief, &rec), 0);
+		}
+		hold_release(h, &brief, NULL, NULL);
+		hold_input_done(h, c);
+	}
+	hold_get_info(h, &hi);
+	ck_assert_uint_gt(hi.compactions, 0);
+	ck_assert_uint_gt(hi.bytes_moved, 0);
+	ck_assert_uint_eq(hi.bytes_moved % 116, 0);
+	ck_assert_uint_eq(st.packets_dropped, 0);
+	ck_assert_uint_eq(hold_bytes(h), 250 * 116);
+	hold_release(h, &longlived, on_write_sequence, &q);
+	ck_assert_int_eq(q.n, 250);
+	ck_assert_uint_eq(hold_bytes(h), 0);
+	/* The copy chunk stays open for the next copies. */
+	hold_get_info(h, &hi);
+	ck_assert_uint_eq(hi.chunks_in_use, 1);
+	hold_free(h);
+}
+END_TEST
+
+/* Packets whose every byte says which packet they are. */
+struct stress {
+	uint64_t written;
+	uint32_t last[4];	/* per unit, the last seq written + 1 */
+	int unit;
+};
+
+static uint8_t
+stress_byte(uint32_t seq, uint32_t i)
+{
+	return (uint8_t)(seq * 131 + i * 7 + (seq >> 8));
+}
+
+static void
+on_write_stress(void *ctx, const struct pcap_rec *rec)
+{
+	struct stress *q = ctx;
+	uint32_t seq = (uint32_t)(rec->ts_ns / 1000), i;
+
+	ck_assert_uint_eq(rec->caplen, 60 + seq * 37 % 900);
+	for (i = 0; i < 16; i++)
+		ck_assert_uint_eq(rec->hdr[i], stress_byte(seq, 100000 + i));
+	for (i = 0; i < rec->caplen; i++)
+		ck_assert_uint_eq(rec->data[i], stress_byte(seq, i));
+	/* In order within the unit. */
+	ck_assert_uint_ge(seq + 1, q->last[q->unit] + 1);
+	q->last[q->unit] = seq + 1;
+	q->written++;
+}
+
+/*
+ * Small chunks (a quarter of a page) under pressure: copies, compaction,
+ * drops and sweeps all at work, units decided now and then. Every packet
+ * written is intact and in its unit's order, and written and dropped add
+ * up to every packet added.
+ */
+START_TEST(test_hold_small_chunks_stress)
+{
+	struct stats st = { 0 };
+	struct hold *h = hold_new(64 * 1024, &st);
+	struct hold_info hi;
+	struct unit u[4];
+	struct stress q;
+	uint8_t data[1000];
+	uint32_t seq, i, n, held[4] = { 0 }, rnd = 12345;
+	int k;
+
+	memset(u, 0, sizeof(u));
+	memset(&q, 0, sizeof(q));
+	hold_get_info(h, &hi);
+	ck_assert_uint_eq(hi.chunk_size, 1024);
+	for (seq = 0; seq < 6000; seq++) {
+		struct pcap_rec rec;
+
+		rnd = rnd * 1103515245 + 12345;
+		k = (int)(rnd >> 16) % 4;
+		n = 60 + seq * 37 % 900;
+		memset(&rec, 0, sizeof(rec));
+		rec.ts_ns = (uint64_t)seq * 1000;
+		rec.caplen = n;
+		for (i = 0; i < 16; i++)
+			rec.hdr[i] = stress_byte(seq, 100000 + i);
+		for (i = 0; i < n; i++)
+			data[i] = stress_byte(seq, i);
+		rec.data = data;
+		if (hold_add(h, &u[k], &rec) == 0)
+			held[k]++;
+		/* Now and then a unit is decided: written or not. */
+		if ((rnd >> 8) % 97 == 0) {
+			q.unit = k;
+			hold_release(h, &u[k], on_write_stress, &q);
+			held[k] = 0;
+		}
+	}
+	for (k = 0; k < 4; k++) {
+		q.unit = k;
+		hold_release(h, &u[k], on_write_stress, &q);
+	}
+	hold_get_info(h, &hi);
+	ck_assert_uint_gt(hi.compactions, 0);
+	ck_assert_uint_gt(st.packets_dropped, 0);
+	ck_assert_uint_eq(hold_bytes(h), 0);
+	ck_assert_uint_eq(q.written + st.packets_dropped, 6000);
+	ck_assert_uint_eq(st.packets_held, 6000);
+	hold_free(h);
+}
+END_TEST
+
+/* A budget too small for a few chunks holds nothing, and says so. */
+START_TEST(test_hold_tiny_budget)
+{
+	struct stats st = { 0 };
+	struct hold *h = hold_new(3 * 256, &st);
+	struct unit a = { 0 };
+	size_t size;
+
+	ck_assert_ptr_null(hold_input_chunk(h, 16, &size));
+	ck_assert_int_eq(hold_add_tagged(h, &a, 'a'), -1);
+	ck_assert_uint_eq(st.packets_dropped, 1);
+	ck_assert_ptr_null(a.held_head);
 	hold_free(h);
 }
 END_TEST
@@ -386,11 +772,16 @@ flow_suite(void)
 	tcase_add_test(tc, test_timeouts);
 	tcase_add_test(tc, test_max_flows_evicts_least_recent);
 	tcase_add_test(tc, test_many_flows_grow);
+	tcase_add_test(tc, test_table_removals_keep_lookups);
 	tcase_add_test(tc, test_unit_decide);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("hold");
 	tcase_add_test(tc, test_hold_order_and_merge);
 	tcase_add_test(tc, test_hold_drops_oldest_past_cap);
+	tcase_add_test(tc, test_hold_by_reference);
+	tcase_add_test(tc, test_hold_compacts_sparse_chunks);
+	tcase_add_test(tc, test_hold_tiny_budget);
+	tcase_add_test(tc, test_hold_small_chunks_stress);
 	tcase_add_test(tc, test_hold_drain_keeps_input_order);
 	suite_add_tcase(s, tc);
 	return s;

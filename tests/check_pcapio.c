@@ -1115,6 +1115,126 @@ START_TEST(test_pipe_synthetic)
 }
 END_TEST
 
+/* A chunk provider for pcapio_set_chunks: four small chunks in turn. */
+#define TEST_CHUNK 512
+#define TEST_NCHUNKS 4
+
+struct test_chunks {
+	uint8_t mem[TEST_NCHUNKS][TEST_CHUNK];
+	bool taken[TEST_NCHUNKS];
+	int next;
+	int gets;
+	int puts;
+	int refused;
+};
+
+static uint8_t *
+test_chunk_get(void *ctx, size_t min, size_t *size)
+{
+	struct test_chunks *t = ctx;
+	int i = t->next;
+
+	if (min > TEST_CHUNK) {
+		t->refused++;
+		return NULL;
+	}
+	ck_assert(!t->taken[i]);
+	t->taken[i] = true;
+	t->next = (i + 1) % TEST_NCHUNKS;
+	t->gets++;
+	*size = TEST_CHUNK;
+	return t->mem[i];
+}
+
+static void
+test_chunk_put(void *ctx, uint8_t *chunk)
+{
+	struct test_chunks *t = ctx;
+	int i = (int)((chunk - &t->mem[0][0]) / TEST_CHUNK);
+
+	ck_assert_int_ge(i, 0);
+	ck_assert_int_lt(i, TEST_NCHUNKS);
+	ck_assert(chunk == t->mem[i] && t->taken[i]);
+	t->taken[i] = false;
+	t->puts++;
+}
+
+/*
+ * A pipe read into a provider's chunks: the same records as from the file,
+ * each that fits a chunk read into one, its header just before its data;
+ * a record larger than a chunk goes through pcapio's own buffer.
+ */
+START_TEST(test_pipe_chunks)
+{
+	static const uint32_t sizes[] = { 60, 300, 100, 700, 40, 480, 1 };
+	struct test_chunks t;
+	struct pcapio_chunks ops = { test_chunk_get, test_chunk_put, &t };
+	struct bytes b = { 0 };
+	struct result want, r;
+	struct pcap_rec rec;
+	struct pcapio_in *in;
+	char err[PCAPIO_ERRBUF_SIZE], *path = tmp_path();
+	int fd, i, in_chunk = 0, big = 0;
+	pid_t pid;
+
+	memset(&t, 0, sizeof(t));
+	pcap_hdr(&b, false, false, 2, 4, 1600, 1);
+	for (i = 0; i < 70; i++)
+		pcap_recd(&b, false, 1000 + (uint32_t)i, 0, sizes[i % 7],
+		    sizes[i % 7], (unsigned)i);
+	write_file(path, b.p, b.len);
+	read_path(path, NULL, &want);
+	ck_assert_uint_eq(want.n, 70);
+
+	/* Slowly, so that what pcapio_open buffers fits in a chunk. */
+	fd = pipe_feed(b.p, b.len, 300, 200, &pid);
+	make_stdin(fd);
+	in = pcapio_open("-", NULL, err);
+	ck_assert_msg(in != NULL, "%s", err);
+	pcapio_set_chunks(in, &ops);
+	ck_assert_int_eq(t.gets, 1);
+	memset(&r, 0, sizeof(r));
+	r.digest = 1469598103934665603ULL;
+	while ((r.rc = pcapio_next(in, &rec, r.err)) == 1) {
+		bool inside = rec.data >= &t.mem[0][0] &&
+		    rec.data < &t.mem[0][0] + sizeof(t.mem);
+
+		r.n++;
+		r.digest = fnv(r.digest, rec.hdr, sizeof(rec.hdr));
+		r.digest = fnv(r.digest, rec.data, rec.caplen);
+		r.digest = fnv(r.digest, &rec.ts_ns, sizeof(rec.ts_ns));
+		r.digest = fnv(r.digest, &rec.wirelen, sizeof(rec.wirelen));
+		ck_assert(rec.raw_hdr);
+		ck_assert_mem_eq(rec.data - PCAPIO_RECORD_HEADER_LEN, rec.hdr,
+		    PCAPIO_RECORD_HEADER_LEN);
+		if (rec.caplen + PCAPIO_RECORD_HEADER_LEN > TEST_CHUNK) {
+			ck_assert(!inside);
+			big++;
+		} else if (inside) {
+			/* The whole record lies in one chunk. */
+			ck_assert_uint_le((size_t)((rec.data - &t.mem[0][0]) %
+			    TEST_CHUNK) + rec.caplen, TEST_CHUNK);
+			in_chunk++;
+		}
+	}
+	pcapio_close(in);
+	reap(pid);
+	reset_stdin();
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_uint_eq(r.n, want.n);
+	ck_assert_uint_eq(r.digest, want.digest);
+	ck_assert_int_eq(big, 10);
+	/* Only records right after a big one may come from the own buffer. */
+	ck_assert_int_ge(in_chunk, 70 - 10 - 10);
+	ck_assert_int_gt(t.refused, 0);
+	/* Every chunk but the last was handed back. */
+	ck_assert_int_eq(t.puts, t.gets - 1);
+	unlink(path);
+	free(path);
+	free(b.p);
+}
+END_TEST
+
 static void
 on_alarm(int sig)
 {
@@ -2876,6 +2996,7 @@ pcapio_suite(void)
 	tcase_add_test(tc, test_pcapng_open_errors);
 	tcase_add_test(tc, test_pcapng_truncated_synthetic);
 	tcase_add_test(tc, test_pipe_synthetic);
+	tcase_add_test(tc, test_pipe_chunks);
 	tcase_add_test(tc, test_pipe_eintr);
 	tcase_add_test(tc, test_stdin_file_rewind);
 	tcase_add_test(tc, test_filter_synthetic);

@@ -349,7 +349,9 @@ run_case() {
 # as one, so that columns may be aligned.
 run_table() {
 	t_fn=$2
-	while IFS= read -r line; do
+	# The table is read on fd 3, closed for the cases, so that nothing a
+	# case runs can move the reading position.
+	while IFS= read -r line <&3; do
 		case $line in '#'*|'') continue ;; esac
 		oldifs=$IFS
 		IFS=$TAB
@@ -358,8 +360,8 @@ run_table() {
 		set -- $line
 		set +f
 		IFS=$oldifs
-		"$t_fn" "$@" </dev/null
-	done <"$1"
+		"$t_fn" "$@" </dev/null 3<&-
+	done 3<"$1"
 }
 
 # ---- part 1: tests/cases.tsv ----
