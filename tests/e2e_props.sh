@@ -106,22 +106,10 @@ zeek--fragmented-4.pcap zeek--linux_dlt_sll2.pcap"
 # A pattern no capture holds: every flow stays undecided to its end.
 ABSENT='E2E-PROPS-(?:NOT){3}-THERE'
 
-pass=0
-fail=0
-skip=0
-problems=
+# ok/FAIL/skip lines, their counts, have and PY.
+. "$ROOT/tests/e2e/lib.sh"
+FAIL_HINT="(repeat: PROPS_SEED=$SEED PROPS_SETS=$SETS PROPS_TRUNC_SAMPLE=$SAMPLE)"
 
-have() {
-	command -v "$1" >/dev/null 2>&1
-}
-
-if [ -x /usr/bin/python3 ]; then
-	PY=/usr/bin/python3
-elif have python3; then
-	PY=python3
-else
-	PY=
-fi
 TIMEOUT_CMD=
 have timeout && TIMEOUT_CMD="timeout $TIMEOUT"
 JOBS=${PROPS_JOBS:-$(nproc 2>/dev/null || echo 2)}
@@ -134,32 +122,6 @@ fi
 
 rm -rf "$OUT"
 mkdir -p "$OUT" || exit 2
-
-# ---- reporting ----
-
-problem() {
-	problems="$problems$1
-"
-}
-
-finish() {
-	if [ -z "$problems" ]; then
-		pass=$((pass + 1))
-		echo "ok   $1"
-	else
-		fail=$((fail + 1))
-		echo "FAIL $1"
-		printf '%s' "$problems" | sed 's/^/     /'
-		echo "     (repeat: PROPS_SEED=$SEED PROPS_SETS=$SETS" \
-		    "PROPS_TRUNC_SAMPLE=$SAMPLE)"
-	fi
-	problems=
-}
-
-skipped() {
-	skip=$((skip + 1))
-	echo "skip $1 ($2)"
-}
 
 # The binary under test, bounded in time so that a hang fails one case.
 flowgrep() {

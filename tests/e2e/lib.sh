@@ -4,7 +4,8 @@
 # Sourced from the repository root (. tests/e2e/lib.sh). A case collects
 # its problems with `problem TEXT` and ends with `finish NAME`: "ok   NAME",
 # or "FAIL NAME" and the problems indented; `skipped NAME WHY` says why a
-# case could not run. `e2e_summary SCRIPT` prints the counts and returns 1
+# case could not run; a failure ends with the line FAIL_HINT, when set
+# (how to repeat it, say). `e2e_summary SCRIPT` prints the counts and returns 1
 # if any case failed.
 
 pass=0
@@ -37,6 +38,7 @@ finish() {
 		fail=$((fail + 1))
 		echo "FAIL $1"
 		printf '%s' "$problems" | sed 's/^/     /'
+		[ -z "${FAIL_HINT:-}" ] || echo "     $FAIL_HINT"
 	fi
 	problems=
 }
