@@ -44,6 +44,13 @@ struct flow_table {
 	struct flow *free_list;
 	uint32_t free_count;
 	uint64_t seed;		/* random: hash flooding needs the seed */
+	/*
+	 * The latest time flow_expire() was given. Activity is stamped with
+	 * it when a packet is older, so each list stays in last_ts order and
+	 * expiry does not depend on which other flows are in the table
+	 * (shards must agree with one unsharded run).
+	 */
+	uint64_t clock;
 	struct stats *st;
 	flow_end_fn end;
 	void *ctx;
@@ -321,7 +328,8 @@ flow_create(struct flow_table *t, const struct flow_key *k, uint32_t hash,
 	f->key = *k;
 	f->hash = hash;
 	f->client = (uint8_t)client_index(v, sender);
-	f->first_ts = f->last_ts = ts;
+	f->first_ts = ts;
+	f->last_ts = ts > t->clock ? ts : t->clock;
 	f->unit.serial = (*next_serial)++;
 	if (v->proto == IPPROTO_NUM_TCP) {
 		reasm_tcp_init(&f->tcp);
@@ -373,6 +381,8 @@ flow_lookup(struct flow_table *t, const struct pkt_view *v, uint64_t ts,
 			return NULL;
 		*created = true;
 	} else {
+		if (ts < t->clock)
+			ts = t->clock;
 		if (ts > f->last_ts)
 			f->last_ts = ts;
 		list = f->state == FLOW_CLOSED ? LIST_TCP_CLOSED :
@@ -407,6 +417,8 @@ flow_expire(struct flow_table *t, uint64_t ts)
 	struct flow *f;
 	int i;
 
+	if (ts > t->clock)
+		t->clock = ts;
 	for (i = 0; i < LIST_COUNT; i++)
 		while ((f = t->head[i]) != NULL &&
 		    f->last_ts + t->timeout[i] < ts) {

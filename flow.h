@@ -121,7 +121,10 @@ struct flow *flow_lookup(struct flow_table *t, const struct pkt_view *v,
 /* Marks a TCP flow closed; it lingers FLOW_CLOSED_TIMEOUT_NS. */
 void flow_close(struct flow_table *t, struct flow *f);
 
-/* Ends flows idle past their timeout at ts. */
+/*
+ * Ends flows idle past their timeout at ts, the capture clock: a packet
+ * older than the latest ts given here counts as activity at that ts.
+ */
 void flow_expire(struct flow_table *t, uint64_t ts);
 
 /* Flows in the table now. */

@@ -82,6 +82,8 @@ struct defrag {
 	struct dgram *newest;
 	uint32_t count;
 	size_t mem;
+	/* The latest time defrag_expire() was given: see dgram_create(). */
+	uint64_t clock;
 };
 
 struct defrag *
@@ -223,7 +225,8 @@ dgram_create(struct defrag *d, const struct frag_key *k, uint32_t bucket,
 		return NULL;
 	g->key = *k;
 	g->bucket = bucket;
-	g->first_ts = ts_ns;
+	/* An older timestamp starts the timer now: the age list stays sorted. */
+	g->first_ts = ts_ns > d->clock ? ts_ns : d->clock;
 	dgram_set_view(g, v);
 	g->hnext = d->buckets[bucket];
 	d->buckets[bucket] = g;
@@ -452,6 +455,8 @@ defrag_release(struct defrag *d, struct defrag_dgram *dg)
 void
 defrag_expire(struct defrag *d, uint64_t now_ns)
 {
+	if (now_ns > d->clock)
+		d->clock = now_ns;
 	while (d->oldest != NULL &&
 	    now_ns > d->oldest->first_ts + DEFRAG_TIMEOUT_NS)
 		dgram_drop(d, d->oldest);

@@ -1123,6 +1123,42 @@ START_TEST(test_defrag_expire_order)
 }
 END_TEST
 
+/*
+ * A first fragment older than the clock (timestamps that go back) starts
+ * its timer at the clock, so the age list stays in expiry order: the
+ * datagram after it is not held up, and it is not dropped at once.
+ */
+START_TEST(test_defrag_expire_old_timestamp)
+{
+	struct stats st;
+	struct drops dr;
+	struct defrag *d;
+	struct defrag_dgram *dg;
+	struct pkt_view v;
+	uint64_t t0 = 100 * DEFRAG_TIMEOUT_NS;
+
+	memset(&st, 0, sizeof(st));
+	memset(&dr, 0, sizeof(dr));
+	d = defrag_new(&st, on_drop, &dr);
+	defrag_expire(d, t0);
+	mkfrag(&v, 4, 1, 0, "AAAAAAAA", 8, 0, 1);
+	ck_assert_int_eq(defrag_add(d, &v, 5, &dg), DEFRAG_PENDING);
+	dg->owner = (void *)(uintptr_t)1;
+	mkfrag(&v, 4, 2, 0, "AAAAAAAA", 8, 0, 1);
+	ck_assert_int_eq(defrag_add(d, &v, t0 + 10, &dg), DEFRAG_PENDING);
+	dg->owner = (void *)(uintptr_t)2;
+	defrag_expire(d, t0 + 1);
+	ck_assert_int_eq(dr.n, 0);
+	defrag_expire(d, t0 + DEFRAG_TIMEOUT_NS + 1);
+	ck_assert_int_eq(dr.n, 1);
+	ck_assert_uint_eq(dr.owner[0], 1);
+	defrag_expire(d, t0 + DEFRAG_TIMEOUT_NS + 11);
+	ck_assert_int_eq(dr.n, 2);
+	ck_assert_uint_eq(dr.owner[1], 2);
+	defrag_free(d);
+}
+END_TEST
+
 /* DEFRAG_MAX_DATAGRAMS: one more datagram evicts the oldest. */
 START_TEST(test_defrag_cap_count)
 {
@@ -1245,6 +1281,7 @@ reasm_suite(void)
 	tcase_add_loop_test(tc, test_defrag_random, 0, 40);
 	tcase_add_test(tc, test_defrag_key);
 	tcase_add_test(tc, test_defrag_expire_order);
+	tcase_add_test(tc, test_defrag_expire_old_timestamp);
 	tcase_add_test(tc, test_defrag_cap_count);
 	tcase_add_test(tc, test_defrag_cap_mem);
 	tcase_set_timeout(tc, 60);
