@@ -763,6 +763,62 @@ START_TEST(test_hold_small_chunks_stress)
 }
 END_TEST
 
+/*
+ * Descriptors growing into the budget give chunks' pages back, once per
+ * chunk over the budget: a chunk given back is not taken again while a
+ * resident one is free (it would be faulted in and given back at every
+ * turn). Chunks of 1 MiB are mapped ahead with one call each.
+ */
+START_TEST(test_hold_gives_back_once)
+{
+	struct stats st = { 0 };
+	size_t max = (size_t)64 << 20, size;
+	struct hold *h = hold_new(max, &st);
+	struct hold_info hi;
+	struct unit a = { 0 };
+	uint8_t *c[64];
+	uint64_t over;
+	int i, n;
+
+	hold_get_info(h, &hi);
+	ck_assert_uint_eq(hi.chunk_size, 1 << 20);
+	ck_assert_uint_eq(hi.nchunks, 64);
+	/* Every chunk but the one kept back for compaction made resident. */
+	for (n = 0; n < 64 && (c[n] = hold_input_chunk(h, 1, &size)) != NULL;
+	    n++)
+		;
+	ck_assert_int_eq(n, 63);
+	for (i = 0; i < n; i++)
+		hold_input_done(h, c[i]);
+	hold_get_info(h, &hi);
+	ck_assert_uint_eq(hi.chunks_resident, 63);
+	ck_assert_uint_eq(hi.chunks_in_use, 0);
+	ck_assert_uint_eq(hi.given_back, 0);
+	ck_assert(hi.populated == 0 || hi.populated == 63);
+	/* 60000 copies: descriptors take a few chunks' worth of the budget. */
+	for (i = 0; i < 60000; i++)
+		ck_assert_int_eq(hold_add_tagged(h, &a, (char)i), 0);
+	hold_get_info(h, &hi);
+	ck_assert_uint_gt(hi.desc_bytes, 2 << 20);
+	over = (hi.desc_bytes + hi.chunk_size - 1) / hi.chunk_size;
+	/* Chunks go round as input: each given back at most once. */
+	for (i = 0; i < 1000; i++) {
+		c[0] = hold_input_chunk(h, 1, &size);
+		ck_assert_ptr_nonnull(c[0]);
+		hold_input_done(h, c[0]);
+	}
+	hold_get_info(h, &hi);
+	ck_assert_uint_ge(hi.given_back, 1);
+	ck_assert_uint_le(hi.given_back, over);
+	ck_assert_uint_le(hi.chunks_resident * hi.chunk_size + hi.desc_bytes,
+	    max + ((size_t)1 << 20));
+	ck_assert_uint_eq(st.packets_dropped, 0);
+	hold_release(h, &a, NULL, NULL);
+	ck_assert_uint_eq(hold_bytes(h), 0);
+	hold_free(h);
+}
+END_TEST
+
 /* A budget too small for a few chunks holds nothing, and says so. */
 START_TEST(test_hold_tiny_budget)
 {
@@ -825,6 +881,7 @@ flow_suite(void)
 	tcase_add_test(tc, test_hold_by_reference);
 	tcase_add_test(tc, test_hold_compacts_sparse_chunks);
 	tcase_add_test(tc, test_hold_tiny_budget);
+	tcase_add_test(tc, test_hold_gives_back_once);
 	tcase_add_test(tc, test_hold_small_chunks_stress);
 	tcase_add_test(tc, test_hold_drain_keeps_input_order);
 	suite_add_tcase(s, tc);

@@ -38,28 +38,15 @@
 # shellcheck disable=SC2016 # '$IN' and '$OUT' are matched literally
 LC_ALL=C
 export LC_ALL
-ROOT=$(pwd)
-BUILD=${BUILD:-build}
-FG=${FLOWGREP:-$ROOT/flowgrep}
-case $FG in /*) ;; *) FG=$ROOT/$FG ;; esac
-MKCAP=$ROOT/$BUILD/mkcap
-CORPUS=${FLOWGREP_CORPUS:-../shared/corpus}
+# ROOT, BUILD, FG, MKCAP, CORPUS; ok/FAIL/skip lines, have and PY.
+. "$(pwd)/tests/e2e/lib.sh"
 OUTROOT=${E2E_OUT:-$ROOT/tests/out}
 TIMEOUT=${E2E_TIMEOUT:-60}
 TAB=$(printf '\t')
 
-
-# ok/FAIL/skip lines, their counts, have and PY.
-. "$ROOT/tests/e2e/lib.sh"
 PCAPSET="$ROOT/tests/e2e/pcapset.py"
 TIMEOUT_CMD=
 have timeout && TIMEOUT_CMD="timeout $TIMEOUT"
-
-if [ -d "$CORPUS" ] && [ -r "$CORPUS" ]; then
-	CORPUS=$(cd "$CORPUS" && pwd)
-else
-	CORPUS=
-fi
 
 rm -rf "$OUTROOT"
 mkdir -p "$OUTROOT/gen" "$OUTROOT/ref" "$OUTROOT/case" "$OUTROOT/prop"

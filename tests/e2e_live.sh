@@ -48,11 +48,8 @@
 LC_ALL=C
 export LC_ALL
 umask 022
-ROOT=$(pwd)
-BUILD=${BUILD:-build}
-FG=${FLOWGREP:-$ROOT/flowgrep}
-case $FG in /*) ;; *) FG=$ROOT/$FG ;; esac
-MKCAP=$ROOT/$BUILD/mkcap
+# ROOT, BUILD, FG, MKCAP, CORPUS; ok/FAIL/skip lines, have and PY.
+. "$(pwd)/tests/e2e/lib.sh"
 OUT=${E2E_LIVE_OUT:-$ROOT/tests/out/live}
 case $OUT in /*) ;; *) OUT=$ROOT/$OUT ;; esac
 WAIT=${E2E_LIVE_WAIT:-10}
@@ -74,8 +71,6 @@ RST_MAX=60
 PIDS=
 NS_MADE=
 
-# ok/FAIL/skip lines, their counts, have and PY.
-. "$ROOT/tests/e2e/lib.sh"
 
 # ---- processes and clean-up ----
 

@@ -70,12 +70,8 @@
 # shellcheck disable=SC2002 # cat FILE | flowgrep, on purpose
 LC_ALL=C
 export LC_ALL
-ROOT=$(pwd)
-BUILD=${BUILD:-build}
-FG=${FLOWGREP:-$ROOT/flowgrep}
-case $FG in /*) ;; *) FG=$ROOT/$FG ;; esac
-MKCAP=$ROOT/$BUILD/mkcap
-CORPUS=${FLOWGREP_CORPUS:-../shared/corpus}
+# ROOT, BUILD, FG, MKCAP, CORPUS; ok/FAIL/skip lines, have and PY.
+. "$(pwd)/tests/e2e/lib.sh"
 OUT=${PROPS_OUT:-$ROOT/tests/out/props}
 TIMEOUT=${PROPS_TIMEOUT:-60}
 PROPS=$ROOT/tests/e2e/props.py
@@ -106,19 +102,11 @@ zeek--fragmented-4.pcap zeek--linux_dlt_sll2.pcap"
 # A pattern no capture holds: every flow stays undecided to its end.
 ABSENT='E2E-PROPS-(?:NOT){3}-THERE'
 
-# ok/FAIL/skip lines, their counts, have and PY.
-. "$ROOT/tests/e2e/lib.sh"
 FAIL_HINT="(repeat: PROPS_SEED=$SEED PROPS_SETS=$SETS PROPS_TRUNC_SAMPLE=$SAMPLE)"
 
 TIMEOUT_CMD=
 have timeout && TIMEOUT_CMD="timeout $TIMEOUT"
 JOBS=${PROPS_JOBS:-$(nproc 2>/dev/null || echo 2)}
-
-if [ -d "$CORPUS" ] && [ -r "$CORPUS" ]; then
-	CORPUS=$(cd "$CORPUS" && pwd)
-else
-	CORPUS=
-fi
 
 rm -rf "$OUT"
 mkdir -p "$OUT" || exit 2

@@ -53,29 +53,17 @@
 LC_ALL=C
 export LC_ALL
 umask 022
-ROOT=$(pwd)
-BUILD=${BUILD:-build}
-FG=${FLOWGREP:-$ROOT/flowgrep}
-case $FG in /*) ;; *) FG=$ROOT/$FG ;; esac
-MKCAP=$ROOT/$BUILD/mkcap
-CORPUS=${FLOWGREP_CORPUS:-../shared/corpus}
+# ROOT, BUILD, FG, MKCAP, CORPUS; ok/FAIL/skip lines, have and PY.
+. "$(pwd)/tests/e2e/lib.sh"
 OUT=${E2E_SANDBOX_OUT:-$ROOT/tests/out/sandbox}
 case $OUT in /*) ;; *) OUT=$ROOT/$OUT ;; esac
 WAIT=${E2E_SANDBOX_WAIT:-20}
 
-# ok/FAIL/skip lines, their counts, have and PY.
-. "$ROOT/tests/e2e/lib.sh"
 
 case $BUILD in
 *address*) ASAN=1 ;;
 *) ASAN= ;;
 esac
-
-if [ -d "$CORPUS" ] && [ -r "$CORPUS" ]; then
-	CORPUS=$(cd "$CORPUS" && pwd)
-else
-	CORPUS=
-fi
 
 rm -rf "$OUT"
 mkdir -p "$OUT"

@@ -47,12 +47,8 @@
 # shellcheck disable=SC2034,SC2154
 LC_ALL=C
 export LC_ALL
-ROOT=$(pwd)
-BUILD=${BUILD:-build}
-FG=${FLOWGREP:-$ROOT/flowgrep}
-case $FG in /*) ;; *) FG=$ROOT/$FG ;; esac
-MKCAP=$ROOT/$BUILD/mkcap
-CORPUS=${FLOWGREP_CORPUS:-../shared/corpus}
+# ROOT, BUILD, FG, MKCAP, CORPUS; ok/FAIL/skip lines, have and PY.
+. "$(pwd)/tests/e2e/lib.sh"
 OUT=${SHARD_OUT:-$ROOT/tests/out/shard}
 TIMEOUT=${SHARD_TIMEOUT:-60}
 PCAPSET=$ROOT/tests/e2e/pcapset.py
@@ -71,18 +67,10 @@ tcpflow--udp.pcap suricata-verify--gre-sample.pcap
 suricata-verify--ipv4_over_ipv6.pcap zeek--truncated-header.pcap"
 
 
-# ok/FAIL/skip lines, their counts, have and PY.
-. "$ROOT/tests/e2e/lib.sh"
 TIMEOUT_CMD=
 have timeout && TIMEOUT_CMD="timeout $TIMEOUT"
 # Captures checked at once (each case is many short runs).
 JOBS=${SHARD_JOBS:-$(nproc 2>/dev/null || echo 2)}
-
-if [ -d "$CORPUS" ] && [ -r "$CORPUS" ]; then
-	CORPUS=$(cd "$CORPUS" && pwd)
-else
-	CORPUS=
-fi
 
 rm -rf "$OUT"
 mkdir -p "$OUT" || exit 2

@@ -56,12 +56,8 @@
 # shellcheck disable=SC1003 # backslashes in patterns are meant
 LC_ALL=C
 export LC_ALL
-ROOT=$(pwd)
-BUILD=${BUILD:-build}
-FG=${FLOWGREP:-$ROOT/flowgrep}
-case $FG in /*) ;; *) FG=$ROOT/$FG ;; esac
-MKCAP=$ROOT/$BUILD/mkcap
-CORPUS=${FLOWGREP_CORPUS:-../shared/corpus}
+# ROOT, BUILD, FG, MKCAP, CORPUS; ok/FAIL/skip lines, have and PY.
+. "$(pwd)/tests/e2e/lib.sh"
 BENCHGEN=${FLOWGREP_BENCH_GEN:-../shared/bench/gen-bench-pcap.py}
 OUT=${E2E_WATCH_OUT:-$ROOT/tests/out/watch}
 CACHE=$ROOT/$BUILD/e2e-watch
@@ -70,14 +66,6 @@ PCAPSET=$ROOT/tests/e2e/pcapset.py
 STOP_WAIT=3
 
 
-# ok/FAIL/skip lines, their counts, have and PY.
-. "$ROOT/tests/e2e/lib.sh"
-
-if [ -d "$CORPUS" ] && [ -r "$CORPUS" ]; then
-	CORPUS=$(cd "$CORPUS" && pwd)
-else
-	CORPUS=
-fi
 
 rm -rf "$OUT"
 mkdir -p "$OUT" "$CACHE"

@@ -1,12 +1,28 @@
 # lib.sh: what every tests/e2e*.sh shares: the ok/FAIL/skip lines, their
 # counts, and the tools found.
 #
-# Sourced from the repository root (. tests/e2e/lib.sh). A case collects
+# Sourced from the repository root (. tests/e2e/lib.sh), first: it also
+# sets ROOT, BUILD, FG, MKCAP and CORPUS from the environment. A case collects
 # its problems with `problem TEXT` and ends with `finish NAME`: "ok   NAME",
 # or "FAIL NAME" and the problems indented; `skipped NAME WHY` says why a
 # case could not run; a failure ends with the line FAIL_HINT, when set
 # (how to repeat it, say). `e2e_summary SCRIPT` prints the counts and returns 1
 # if any case failed.
+
+# The repository's root (the scripts run from it), the build directory,
+# the binary under test (absolute), the capture writer, and the corpus
+# (absolute; empty when it is missing).
+ROOT=$(pwd)
+BUILD=${BUILD:-build}
+FG=${FLOWGREP:-$ROOT/flowgrep}
+case $FG in /*) ;; *) FG=$ROOT/$FG ;; esac
+MKCAP=$ROOT/$BUILD/mkcap
+CORPUS=${FLOWGREP_CORPUS:-../shared/corpus}
+if [ -d "$CORPUS" ] && [ -r "$CORPUS" ]; then
+	CORPUS=$(cd "$CORPUS" && pwd)
+else
+	CORPUS=
+fi
 
 pass=0
 fail=0
