@@ -2,6 +2,7 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -509,7 +510,9 @@ unit_decide(struct unit *u, enum verdict v, bool invert)
  * never copied; records that come from elsewhere (pcapng, live capture,
  * tests) are copied once into a "copy chunk". A chunk goes back to the free
  * list when its last held packet is let go, and is reused while its pages
- * are still mapped and hot, without a system call. The chunks in use and
+ * are still mapped and hot, without a system call. A chunk is mapped at
+ * its first use with one madvise(MADV_POPULATE_WRITE) rather than a page
+ * fault per page (on 256 MiB, about 0.1 s less). The chunks in use and
  * the descriptors together stay within --hold-mem.
  *
  * A single long-lived packet (a UDP flow waits for its idle timeout) pins
@@ -563,6 +566,9 @@ unit_decide(struct unit *u, enum verdict v, bool invert)
 	(h)->chunk_size >= ((size_t)4 << 10) ? \
 	(uint32_t)((h)->chunk_size >> 10) : 4U)
 #define HOLD_NONE UINT32_MAX
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 
 enum chunk_state {
 	CHUNK_FREE,
@@ -636,7 +642,9 @@ struct hold {
 	uint32_t nchunks;		/* the whole budget's */
 	size_t slab_bytes;		/* of descriptor blocks */
 	struct hold_chunk *chunks;
-	uint32_t free_head;		/* most recently freed first */
+	uint32_t free_head;		/* resident, most recently freed first */
+	uint32_t free_cold;		/* freed and given back to the system */
+	bool no_populate;		/* no MADV_POPULATE_WRITE (Linux < 5.14) */
 	uint32_t fresh;			/* chunks never used: fresh .. nchunks */
 	uint32_t in_use;		/* not free */
 	uint32_t resident;
@@ -689,6 +697,7 @@ hold_new(size_t max_bytes, struct stats *st)
 	h->st = st;
 	h->copy = HOLD_NONE;
 	h->free_head = HOLD_NONE;
+	h->free_cold = HOLD_NONE;
 	while (cs > HOLD_CHUNK_MIN && max_bytes / cs < HOLD_CHUNKS_WANT) {
 		cs >>= 1;
 		shift--;
@@ -793,10 +802,36 @@ chunk_free(struct hold *h, uint32_t c)
 		(void)madvise(chunk_mem(h, c), h->chunk_size, MADV_DONTNEED);
 		k->resident = false;
 		h->resident--;
+		h->info.given_back++;
 	}
-	k->next = h->free_head;
-	h->free_head = c;
+	/*
+	 * Resident chunks are reused first, so that one given back stays
+	 * unmapped until the budget has room for it again, rather than being
+	 * faulted in again at once.
+	 */
+	if (k->resident) {
+		k->next = h->free_head;
+		h->free_head = c;
+	} else {
+		k->next = h->free_cold;
+		h->free_cold = c;
+	}
 	h->in_use--;
+}
+
+/*
+ * Maps a chunk's pages before first use with one system call rather than a
+ * page fault each (Linux 5.14 and later); on older kernels the faults stay.
+ */
+static void
+chunk_populate(struct hold *h, uint32_t c)
+{
+	if (h->no_populate || h->chunk_size < HOLD_PAGE_MIN)
+		return;
+	if (madvise(chunk_mem(h, c), h->chunk_size, MADV_POPULATE_WRITE) == 0)
+		h->info.populated++;
+	else if (errno == EINVAL)
+		h->no_populate = true;	/* an older kernel */
 }
 
 /* A chunk no one appends to any more: freed now if it holds nothing. */
@@ -824,6 +859,9 @@ chunk_pop(struct hold *h, uint32_t limit, bool fresh)
 	if (h->free_head != HOLD_NONE) {
 		c = h->free_head;
 		h->free_head = h->chunks[c].next;
+	} else if (h->free_cold != HOLD_NONE) {
+		c = h->free_cold;
+		h->free_cold = h->chunks[c].next;
 	} else if (fresh && h->fresh < h->nchunks)
 		c = h->fresh++;
 	else
@@ -834,6 +872,7 @@ chunk_pop(struct hold *h, uint32_t limit, bool fresh)
 	if (!k->resident) {
 		k->resident = true;
 		h->resident++;
+		chunk_populate(h, c);
 	}
 	h->in_use++;
 	return c;

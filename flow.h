@@ -208,6 +208,8 @@ struct hold_info {
 	uint64_t bytes_moved;		/* by compaction */
 	uint64_t chunks_dropped;	/* chunks whose packets were dropped */
 	uint64_t sweeps;		/* of dropped packets' descriptors */
+	uint64_t given_back;		/* chunks whose pages were unmapped */
+	uint64_t populated;		/* chunks mapped by one madvise */
 };
 
 void hold_get_info(const struct hold *h, struct hold_info *info);
