@@ -34,6 +34,26 @@
  * them), and no $ or (?m). The rest run on PCRE2 as before, as do all
  * patterns of a direction refused a stream by MATCH_STREAMS_MEM_MAX.
  *
+ * A pattern admitted but whose core is too wide for a tail (such as
+ * "User-Agent: [A-Za-z]+/x[0-9]") is gated: its core and its head (the
+ * longest run of leading top-level atoms of bounded width, "User-Agent: ")
+ * go into the database, and it runs on the PCRE2 path, whose retained
+ * bytes replace the tail, but searches only where Vectorscan allows. A
+ * complete match first found in a feed has its core match end in that
+ * feed (an earlier end would have been a complete match then), so without
+ * a core report the complete search is skipped. A partial match starts
+ * within the head's width (and the slack) of the end, or at the start of
+ * a head match ending in this feed, or, when bytes before the feed were
+ * retained, anywhere from where the scan starts: the partial search starts
+ * at the earliest of these. Both give what the PCRE2 path gives.
+ *
+ * Patterns with the same text and case (-f P -F P gives each twice, once
+ * per direction) are analysed once and in the database once, under the
+ * lowest index (the leader); a report is for the lowest index of the
+ * stream's direction. A pattern with the same text as an earlier one of the
+ * same direction can never be the one reported and is left out of that
+ * direction's scans, and out of datagram scans when it is not the leader.
+ *
  * The PCRE2 path searches for complete matches first and for a partial
  * match only near the end (scan_complete(), scan_partial()): partial
  * matching turns off PCRE2's start-of-match optimisations.
@@ -129,6 +149,17 @@
 #define MATCH_STREAMS_MEM_MAX (32U * 1024 * 1024)
 #define MATCH_HS_RETRIES 16
 
+/*
+ * The end of a subject whose bytes a scan gathers, and the first bytes a
+ * pattern may have to be looked up there: see no_first().
+ */
+#define MATCH_LAST_BYTES 128U
+#define MATCH_FIRSTS 4
+
+/* The literals a pattern's matches start with: see form_lits(). */
+#define MATCH_LITS 4
+#define MATCH_LIT_MAX 16
+
 /* Up to this many patterns PCRE2 alone may be as fast: see hs_pays(). */
 #define MATCH_PCRE2_FEW 4
 
@@ -191,6 +222,22 @@ struct match_pat {
 	bool anchored;		/* starts with ^ */
 	bool fast_dgram;	/* in the Vectorscan database */
 	bool fast;		/* ... and run by it for streams too */
+	bool gated;		/* PCRE2 for streams, where Vectorscan allows */
+	int leader;		/* lowest index with the same text and case */
+	bool is_leader;		/* that is this one */
+	int twin_next;		/* next higher one, or -1 */
+	int dir_pat[2];		/* leader: lowest twin of each direction */
+	unsigned earlier_dirs;	/* directions of lower twins */
+	char *head;		/* leader: its head for Vectorscan, or NULL */
+	bool has_first;		/* first[] holds every byte a match starts
+				   with */
+	uint8_t first[32];	/* a bitmap of bytes */
+	uint8_t firsts[MATCH_FIRSTS];	/* the same, when that few */
+	int nfirst;		/* ... how many, or 0 */
+	char lits[MATCH_LITS][MATCH_LIT_MAX]; /* a match starts with one */
+	uint8_t litlen[MATCH_LITS];
+	int nlits;		/* 0: none known */
+	uint32_t hbound;	/* the head's width and the slack */
 	uint32_t width;		/* its core's maximum width */
 	uint32_t tail;		/* that and its context */
 	uint32_t pbound;	/* partial matches start this near the end */
@@ -225,10 +272,11 @@ struct match_set {
 	bool streams_off;	/* limits changed late: no new streams */
 	bool has_fast[2];	/* per direction: a pattern on Vectorscan */
 	bool has_slow[2];	/* ... and some on PCRE2 */
+	bool has_gated[2];	/* ... of which some gated */
 	uint32_t context_slow[2]; /* context of the PCRE2 patterns alone */
 	uint32_t core_need[2];	/* widest core of its fast patterns */
 	uint32_t tail_need[2];	/* its tail: that and their context */
-	int nfast, nfast_dgram;
+	int nfast, nfast_dgram, ngated, nexpr;
 	struct hs_api api;
 	hs_database_t *db;
 	hs_scratch_t *scratch;
@@ -242,6 +290,10 @@ struct match_set {
 	int rep_cap;		/* patterns when the database was built */
 	uint32_t *seen;		/* seen[i] == gen: i is in rep */
 	uint32_t gen;
+	/* Gated patterns: core reported, head reported and its first end. */
+	uint32_t *gseen;
+	uint32_t *hseen;
+	unsigned long long *hend;
 
 	int *lists[NLISTS];	/* count indexes each, NULL: not built */
 	int nlist[NLISTS];
@@ -271,6 +323,13 @@ struct match_scan {
 	uint32_t opts;		/* pcre2_match options */
 	uint32_t window;	/* longest match accepted; 0: any */
 	bool want_partial;	/* partial match wanted if none complete */
+	bool gate;		/* Vectorscan scanned the feed: gated ones */
+	size_t feed;		/* where the feed starts in subj */
+	uint64_t hs_origin;	/* stream offset of Vectorscan's offset 0 */
+	bool many;		/* patterns enough to gather last[] */
+	bool last_ok;		/* last[] is gathered */
+	uint8_t last[256];	/* per byte: len less its last position
+				   within the last MATCH_LAST_BYTES, or 0 */
 	int pattern;		/* pattern of the best match, or -1 */
 	size_t ms, me;		/* its start and end in subj */
 	bool partial;
@@ -816,8 +875,205 @@ form_core(const struct form *f)
 }
 
 /*
+ * The byte a piece of form text t (n bytes) stands for when it is one
+ * literal byte (printable ASCII, escaped punctuation, or \x00), else -1.
+ */
+static int
+lit_byte(const char *t, size_t n)
+{
+	if (n == 1 && *t >= 0x20 && *t < 0x7f &&
+	    strchr(".^$|()[]{}*+?\\", *t) == NULL)
+		return (unsigned char)*t;
+	if (n == 2 && t[0] == '\\' && t[1] >= 0x20 && t[1] < 0x7f &&
+	    !is_letter(t[1]) && !is_digit(t[1]))
+		return (unsigned char)t[1];
+	if (n == 4 && memcmp(t, "\\x00", 4) == 0)
+		return 0;
+	return -1;
+}
+
+/*
+ * Fills p->lits with the literals every match of the form starts with
+ * (one of them; at most MATCH_LITS, each cut at MATCH_LIT_MAX): its
+ * leading literal bytes, and groups of literal alternatives such as
+ * (GET|POST), without quantifiers. None when the form starts otherwise.
+ */
+static void
+form_lits(const struct form *f, struct match_pat *p)
+{
+	char alt[MATCH_LITS][MATCH_LIT_MAX];
+	uint8_t altlen[MATCH_LITS];
+	const struct form_atom *a;
+	const char *t, *e, *bar;
+	size_t k, n, m, q, i;
+	int c, nalt, j, r;
+	bool stop = false;
+
+	p->nlits = 0;
+	if (f->top_alt)
+		return;
+	p->nlits = 1;
+	p->litlen[0] = 0;
+	for (k = 0; k < f->natoms && !stop; k++) {
+		a = &f->atoms[k];
+		t = f->text + a->start;
+		n = a->qstart - a->start;
+		if (a->qstart != a->end)
+			break;
+		if ((c = lit_byte(t, n)) >= 0) {
+			for (j = 0; j < p->nlits; j++) {
+				if (p->litlen[j] == MATCH_LIT_MAX) {
+					stop = true;
+					continue;
+				}
+				p->lits[j][p->litlen[j]++] = (char)c;
+			}
+			continue;
+		}
+		/* (A|B) or (?:A|B) of literals. */
+		if (n < 3 || t[0] != '(' || t[n - 1] != ')')
+			break;
+		q = n > 4 && t[1] == '?' && t[2] == ':' ? 3 : 1;
+		if (q == 1 && t[1] == '?')
+			break;
+		nalt = 0;
+		for (e = t + q; e < t + n - 1 && !stop; e = bar + 1) {
+			for (bar = e; bar < t + n - 1 && *bar != '|'; bar++)
+				;
+			if (nalt == MATCH_LITS) {
+				stop = true;
+				break;
+			}
+			altlen[nalt] = 0;
+			for (i = 0; e + i < bar; i += m) {
+				m = e[i] == '\\' ? (e + i + 1 < bar &&
+				    e[i + 1] == 'x' ? 4 : 2) : 1;
+				if (e + i + m > bar ||
+				    (c = lit_byte(e + i, m)) < 0 ||
+				    altlen[nalt] == MATCH_LIT_MAX) {
+					stop = true;
+					break;
+				}
+				alt[nalt][altlen[nalt]++] = (char)c;
+			}
+			nalt++;
+		}
+		if (stop || nalt == 0 || nalt * p->nlits > MATCH_LITS)
+			break;
+		/* Every literal so far, followed by each alternative. */
+		for (j = p->nlits; j-- > 0;)
+			for (r = nalt; r-- > 0;) {
+				i = (size_t)(j * nalt + r);
+				memmove(p->lits[i], p->lits[j], p->litlen[j]);
+				m = (size_t)(MATCH_LIT_MAX - p->litlen[j]);
+				if (m > altlen[r])
+					m = altlen[r];
+				memcpy(p->lits[i] + p->litlen[j], alt[r], m);
+				p->litlen[i] = (uint8_t)(p->litlen[j] + m);
+				if (m < altlen[r])
+					stop = true;
+			}
+		p->nlits *= nalt;
+	}
+	for (j = 0; j < p->nlits; j++)
+		if (p->litlen[j] == 0)
+			p->nlits = 0;
+}
+
+/*
+ * The width of a form that is a plain literal of printable ASCII, escaped
+ * punctuation and NUL (as \x00), or 0: Vectorscan then needs not be asked
+ * (most of an IOC list is literals, and asking is half its compile time).
+ */
+static size_t
+form_literal(const struct form *f)
+{
+	const struct form_atom *a;
+	const char *t;
+	size_t k, n;
+
+	if (f->top_alt || f->inexact)
+		return 0;
+	for (k = 0; k < f->natoms; k++) {
+		a = &f->atoms[k];
+		t = f->text + a->start;
+		n = a->end - a->start;
+		if (a->qstart != a->end)
+			return 0;
+		if (lit_byte(t, n) < 0)
+			return 0;
+	}
+	return f->natoms;
+}
+
+/* True when the atom's quantifier has no upper bound (*, +, {n,}). */
+static bool
+atom_unbounded(const struct form *f, const struct form_atom *a)
+{
+	const char *q = f->text + a->qstart;
+	size_t n = a->end - a->qstart;
+
+	if (n == 0)
+		return false;
+	if (*q == '*' || *q == '+')
+		return true;
+	return *q == '{' && memchr(q, ',', n) != NULL &&
+	    (q[n - 1] == '}' ? q[n - 2] == ',' : q[n - 2] == '}' &&
+	    q[n - 3] == ',');
+}
+
+/* Tries of a head, each one atom shorter, before giving up on it. */
+#define MATCH_HEAD_TRIES 4
+
+/*
+ * The head of a form (see the top of this file): its leading top-level
+ * atoms up to the first unbounded one, or fewer while that is not of
+ * bounded width (an unbounded atom inside a group), matching at least one
+ * byte and fitting MATCH_TAIL_MAX. NULL when there is none or out of
+ * memory; *width is its maximum width.
+ */
+static char *
+form_head(const struct form *f, unsigned flags, uint32_t *width)
+{
+	hs_expr_info_t *info = NULL;
+	hs_compile_error_t *err = NULL;
+	size_t k, end, tries;
+	char *head;
+	bool ok;
+
+	if (f->top_alt || f->anchored)
+		return NULL;
+	for (k = 0; k < f->natoms && !atom_unbounded(f, &f->atoms[k]); k++)
+		;
+	for (tries = 0; k > 0 && tries < MATCH_HEAD_TRIES; tries++, k--) {
+		end = f->atoms[k - 1].end;
+		if ((head = malloc(end + 1)) == NULL)
+			return NULL;
+		memcpy(head, f->text, end);
+		head[end] = '\0';
+		if (hs_expression_info(head, flags, &info, &err) !=
+		    HS_SUCCESS) {
+			hs_free_compile_error(err);
+			err = NULL;
+			free(head);
+			continue;
+		}
+		ok = info->min_width > 0 && !info->matches_at_eod &&
+		    info->max_width <= MATCH_TAIL_MAX - MATCH_PARTIAL_SLACK;
+		*width = info->max_width;
+		free(info);
+		info = NULL;
+		if (ok)
+			return head;
+		free(head);
+	}
+	return NULL;
+}
+
+/*
  * Works out how pattern p can be run: the bound on where a partial match
- * may start, and whether Vectorscan may find it (then its core and tail).
+ * may start, and whether Vectorscan may find it (then its core and tail,
+ * and when the tail is too wide, its head).
  */
 static void
 pattern_analyse(struct match_set *ms, struct match_pat *p)
@@ -829,17 +1085,26 @@ pattern_analyse(struct match_set *ms, struct match_pat *p)
 	bool multiline = false;
 	char *core = NULL;
 	struct form f;
+	size_t lit;
 
 	p->analysed = true;
 	p->pbound = UINT32_MAX;
-	p->fast = p->fast_dgram = false;
+	p->fast = p->fast_dgram = p->gated = false;
 	if (ms->engine == MATCH_ENGINE_PCRE2_PARTIAL)
 		return;
 	if (form_parse(p->text, p->len, &f) != 0)
 		return;
+	form_lits(&f, p);
 	if ((core = form_core(&f)) == NULL)
 		goto out;
-	if (hs_expression_info(core, flags, &ci, &err) != HS_SUCCESS) {
+	if ((lit = form_literal(&f)) > 0) {
+		/* What Vectorscan would say of it (core and form are one). */
+		if ((ci = calloc(1, sizeof(*ci))) == NULL ||
+		    (ri = calloc(1, sizeof(*ri))) == NULL)
+			goto out;
+		ci->min_width = ci->max_width = (unsigned)lit;
+		*ri = *ci;
+	} else if (hs_expression_info(core, flags, &ci, &err) != HS_SUCCESS) {
 		hs_free_compile_error(err);
 		ci = NULL;
 		goto out;
@@ -857,7 +1122,8 @@ pattern_analyse(struct match_set *ms, struct match_pat *p)
 	if (multiline || (opts & PCRE2_MULTILINE) != 0 ||
 	    nl != PCRE2_NEWLINE_LF)
 		goto out;
-	if (hs_expression_info(f.text, flags, &ri, &err) != HS_SUCCESS) {
+	if (ri == NULL &&
+	    hs_expression_info(f.text, flags, &ri, &err) != HS_SUCCESS) {
 		hs_free_compile_error(err);
 		ri = NULL;
 		goto out;
@@ -877,6 +1143,10 @@ pattern_analyse(struct match_set *ms, struct match_pat *p)
 	p->width = ci->max_width < UINT32_MAX - MATCH_CONTEXT_MAX ?
 	    ci->max_width : UINT32_MAX - MATCH_CONTEXT_MAX;
 	p->tail = p->width + p->context;
+	if (p->tail > MATCH_TAIL_MAX || p->tail > ms->window) {
+		p->head = form_head(&f, flags, &p->hbound);
+		p->hbound += MATCH_PARTIAL_SLACK;
+	}
 out:
 	free(ri);
 	free(ci);
@@ -973,8 +1243,10 @@ hs_teardown(struct match_set *ms)
 	ms->scratch = NULL;
 	ms->db = NULL;
 	ms->stream_size = ms->db_size = ms->scratch_size = 0;
+	ms->nexpr = 0;
 	for (i = 0; i < ms->count; i++)
-		ms->pats[i].fast = ms->pats[i].fast_dgram = false;
+		ms->pats[i].fast = ms->pats[i].fast_dgram =
+		    ms->pats[i].gated = false;
 }
 
 void
@@ -990,12 +1262,16 @@ match_set_free(struct match_set *ms)
 		pcre2_code_free(ms->pats[i].slow);
 		free(ms->pats[i].text);
 		free(ms->pats[i].core);
+		free(ms->pats[i].head);
 	}
 	free(ms->pats);
 	for (i = 0; i < NLISTS; i++)
 		free(ms->lists[i]);
 	free(ms->rep);
 	free(ms->seen);
+	free(ms->gseen);
+	free(ms->hseen);
+	free(ms->hend);
 	free(ms->cbuf);
 	pcre2_match_data_free(ms->mdata);
 	pcre2_match_context_free(ms->mctx);
@@ -1017,19 +1293,22 @@ match_set_engine(struct match_set *ms, enum match_engine eng)
 static bool
 list_has(enum list l, const struct match_pat *p)
 {
+	unsigned c = (p->dirs & ~p->earlier_dirs) & MATCH_CLIENT;
+	unsigned s = (p->dirs & ~p->earlier_dirs) & MATCH_SERVER;
+
 	switch (l) {
 	case LIST_ALL_CLIENT:
-		return (p->dirs & MATCH_CLIENT) != 0;
+		return c != 0;
 	case LIST_ALL_SERVER:
-		return (p->dirs & MATCH_SERVER) != 0;
+		return s != 0;
 	case LIST_SLOW_CLIENT:
-		return (p->dirs & MATCH_CLIENT) != 0 && !p->fast;
+		return c != 0 && !p->fast;
 	case LIST_SLOW_SERVER:
-		return (p->dirs & MATCH_SERVER) != 0 && !p->fast;
+		return s != 0 && !p->fast;
 	case LIST_SLOW:
-		return !p->fast_dgram;
+		return p->is_leader && !p->fast_dgram;
 	default:
-		return true;
+		return p->is_leader;
 	}
 }
 
@@ -1067,17 +1346,20 @@ set_paths(struct match_set *ms)
 
 	uint32_t ctx[2] = { 0, 0 };
 
-	ms->nfast = ms->nfast_dgram = 0;
+	ms->nfast = ms->nfast_dgram = ms->ngated = 0;
 	for (d = 0; d < 2; d++) {
-		ms->has_fast[d] = ms->has_slow[d] = false;
+		ms->has_fast[d] = ms->has_slow[d] = ms->has_gated[d] = false;
 		ms->context_slow[d] = ms->core_need[d] = 0;
 	}
 	for (i = 0; i < ms->count; i++) {
 		p = &ms->pats[i];
 		p->fast = p->fast_dgram && p->tail <= ms->window &&
 		    p->tail <= MATCH_TAIL_MAX;
+		p->gated = p->fast_dgram && !p->fast && !p->anchored &&
+		    ms->pats[p->leader].head != NULL;
 		ms->nfast += p->fast;
 		ms->nfast_dgram += p->fast_dgram;
+		ms->ngated += p->gated;
 		for (d = 0; d < 2; d++) {
 			if ((p->dirs & dir_mask(d)) == 0)
 				continue;
@@ -1089,6 +1371,7 @@ set_paths(struct match_set *ms)
 					ctx[d] = p->context;
 			} else {
 				ms->has_slow[d] = true;
+				ms->has_gated[d] |= p->gated;
 				if (p->context > ms->context_slow[d])
 					ms->context_slow[d] = p->context;
 			}
@@ -1224,9 +1507,10 @@ static void
 hs_build(struct match_set *ms)
 {
 	size_t cnt = ms->count > 0 ? (size_t)ms->count : 1;
-	const char **exprs = calloc(cnt, sizeof(*exprs));
-	unsigned *flags = calloc(cnt, sizeof(*flags));
-	unsigned *ids = calloc(cnt, sizeof(*ids));
+	const char **exprs = calloc(2 * cnt, sizeof(*exprs));
+	unsigned *flags = calloc(2 * cnt, sizeof(*flags));
+	unsigned *ids = calloc(2 * cnt, sizeof(*ids));
+	struct match_pat *p;
 	hs_compile_error_t *err = NULL;
 	hs_platform_info_t plat, *platp;
 	int i, n, tries, bad;
@@ -1240,18 +1524,29 @@ hs_build(struct match_set *ms)
 		goto fail;
 	ms->rep = calloc(cnt, sizeof(*ms->rep));
 	ms->seen = calloc(cnt, sizeof(*ms->seen));
+	ms->gseen = calloc(cnt, sizeof(*ms->gseen));
+	ms->hseen = calloc(cnt, sizeof(*ms->hseen));
+	ms->hend = calloc(cnt, sizeof(*ms->hend));
 	if (exprs == NULL || flags == NULL || ids == NULL || ms->rep == NULL ||
-	    ms->seen == NULL)
+	    ms->seen == NULL || ms->gseen == NULL || ms->hseen == NULL ||
+	    ms->hend == NULL)
 		goto fail;
 	ms->rep_cap = ms->count;
+	/* Cores under their index, heads under count + index. */
 	for (tries = 0; tries <= MATCH_HS_RETRIES; tries++) {
 		n = 0;
 		for (i = 0; i < ms->count; i++) {
-			if (!ms->pats[i].fast_dgram)
+			p = &ms->pats[i];
+			if (!p->is_leader || !p->fast_dgram)
 				continue;
-			exprs[n] = ms->pats[i].core;
-			flags[n] = ms->pats[i].caseless ? HS_FLAG_CASELESS : 0;
+			flags[n] = p->caseless ? HS_FLAG_CASELESS : 0;
+			exprs[n] = p->core;
 			ids[n++] = (unsigned)i;
+			if (p->head == NULL)
+				continue;
+			flags[n] = flags[n - 1];
+			exprs[n] = p->head;
+			ids[n++] = (unsigned)(ms->count + i);
 		}
 		if (n == 0)
 			goto fail;
@@ -1264,8 +1559,18 @@ hs_build(struct match_set *ms)
 		ms->db = NULL;
 		if (bad < 0 || bad >= n)
 			goto fail;
-		ms->pats[ids[bad]].fast_dgram = false;
+		if (ids[bad] >= (unsigned)ms->count) {
+			p = &ms->pats[ids[bad] - (unsigned)ms->count];
+			free(p->head);
+			p->head = NULL;
+		} else {
+			ms->pats[ids[bad]].fast_dgram = false;
+		}
 	}
+	ms->nexpr = n;
+	for (i = 0; i < ms->count; i++)
+		ms->pats[i].fast_dgram =
+		    ms->pats[ms->pats[i].leader].fast_dgram;
 	if (ms->db == NULL ||
 	    hs_alloc_scratch(ms->db, &ms->scratch) != HS_SUCCESS ||
 	    ms->api.open(ms->db, 0, &ms->dg_stream) != HS_SUCCESS ||
@@ -1327,6 +1632,82 @@ hs_pays(const struct match_set *ms)
 	return false;
 }
 
+struct twin_key {
+	const struct match_pat *p;
+	int i;
+};
+
+/* Orders patterns by text and case, then by index. */
+static int
+twin_cmp(const void *a, const void *b)
+{
+	const struct twin_key *x = a, *y = b;
+	int c;
+
+	if (x->p->len != y->p->len)
+		return x->p->len < y->p->len ? -1 : 1;
+	if (x->p->caseless != y->p->caseless)
+		return x->p->caseless ? 1 : -1;
+	if ((c = memcmp(x->p->text, y->p->text, x->p->len)) != 0)
+		return c;
+	return x->i < y->i ? -1 : 1;
+}
+
+/*
+ * Links patterns of the same text and case to their leader (see the top of
+ * this file). Without memory every pattern stays its own leader.
+ */
+static void
+twins_find(struct match_set *ms)
+{
+	struct twin_key *idx;
+	struct match_pat *p, *prev, *lead;
+	int i, k, d;
+
+	if (ms->count < 2 ||
+	    (idx = malloc((size_t)ms->count * sizeof(*idx))) == NULL)
+		return;
+	for (i = 0; i < ms->count; i++) {
+		idx[i].p = &ms->pats[i];
+		idx[i].i = i;
+	}
+	qsort(idx, (size_t)ms->count, sizeof(*idx), twin_cmp);
+	for (k = 1; k < ms->count; k++) {
+		prev = &ms->pats[idx[k - 1].i];
+		p = &ms->pats[idx[k].i];
+		if (p->len != prev->len || p->caseless != prev->caseless ||
+		    memcmp(p->text, prev->text, p->len) != 0)
+			continue;
+		lead = &ms->pats[prev->leader];
+		p->leader = prev->leader;
+		p->is_leader = false;
+		p->earlier_dirs = prev->earlier_dirs | prev->dirs;
+		prev->twin_next = idx[k].i;
+		for (d = 0; d < 2; d++)
+			if (lead->dir_pat[d] < 0 && (p->dirs & dir_mask(d)))
+				lead->dir_pat[d] = idx[k].i;
+	}
+	free(idx);
+}
+
+/* A twin shares its leader's analysis (not its core and head). */
+static void
+twin_copy(struct match_set *ms, struct match_pat *p)
+{
+	const struct match_pat *lead = &ms->pats[p->leader];
+
+	p->analysed = true;
+	p->anchored = lead->anchored;
+	p->fast_dgram = lead->fast_dgram;
+	p->width = lead->width;
+	p->tail = lead->tail;
+	p->pbound = lead->pbound;
+	p->hbound = lead->hbound;
+	memcpy(p->lits, lead->lits, sizeof(p->lits));
+	memcpy(p->litlen, lead->litlen, sizeof(p->litlen));
+	p->nlits = lead->nlits;
+}
+
 int
 match_set_prepare(struct match_set *ms)
 {
@@ -1335,8 +1716,12 @@ match_set_prepare(struct match_set *ms)
 	if (ms->prepared)
 		return ms->nfast;
 	ms->prepared = true;
+	twins_find(ms);
 	for (i = 0; i < ms->count; i++)
-		pattern_analyse(ms, &ms->pats[i]);
+		if (ms->pats[i].is_leader)
+			pattern_analyse(ms, &ms->pats[i]);
+		else
+			twin_copy(ms, &ms->pats[i]);
 	if (ms->engine == MATCH_ENGINE_VECTORSCAN ||
 	    (ms->engine == MATCH_ENGINE_AUTO && hs_pays(ms)))
 		hs_build(ms);
@@ -1362,6 +1747,8 @@ match_set_memory(const struct match_set *ms, struct match_mem *mm)
 		return;
 	mm->fast = ms->nfast;
 	mm->fast_datagram = ms->nfast_dgram;
+	mm->gated = ms->ngated;
+	mm->expressions = ms->nexpr;
 	mm->db_bytes = ms->db_size;
 	mm->scratch_bytes = ms->scratch_size;
 	mm->stream_bytes = ms->stream_size;
@@ -1381,6 +1768,47 @@ match_set_errors(const struct match_set *ms, struct match_errs *me)
 	me->errors = ms->errors;
 	me->jit_fallbacks = ms->jit_fallbacks;
 	me->interpreted = ms->interpreted;
+}
+
+/*
+ * Fills p->first from PCRE2's start-of-match optimisation: the one byte a
+ * match starts with (both cases of a letter, whatever the options), or its
+ * set of first bytes. None for patterns that may match at the start of a
+ * line, or match "" (no set).
+ */
+static void
+first_bytes(struct match_pat *p)
+{
+	const uint8_t *bitmap = NULL;
+	uint32_t type = 0, cu = 0;
+	unsigned b;
+
+	p->has_first = false;
+	(void)pcre2_pattern_info(p->code, PCRE2_INFO_FIRSTCODETYPE, &type);
+	if (type == 1 &&
+	    pcre2_pattern_info(p->code, PCRE2_INFO_FIRSTCODEUNIT, &cu) == 0 &&
+	    cu < 256) {
+		memset(p->first, 0, sizeof(p->first));
+		p->first[cu >> 3] |= (uint8_t)(1U << (cu & 7));
+		if ((cu | 0x20) >= 'a' && (cu | 0x20) <= 'z')
+			p->first[(cu ^ 0x20) >> 3] |=
+			    (uint8_t)(1U << ((cu ^ 0x20) & 7));
+		p->has_first = true;
+	} else if (type == 0 && pcre2_pattern_info(p->code,
+	    PCRE2_INFO_FIRSTBITMAP, &bitmap) == 0 && bitmap != NULL) {
+		memcpy(p->first, bitmap, sizeof(p->first));
+		p->has_first = true;
+	}
+	p->nfirst = 0;
+	for (b = 0; p->has_first && b < 256; b++) {
+		if ((p->first[b >> 3] & (1U << (b & 7))) == 0)
+			continue;
+		if (p->nfirst == MATCH_FIRSTS) {
+			p->nfirst = 0;
+			break;
+		}
+		p->firsts[p->nfirst++] = (uint8_t)b;
+	}
 }
 
 /*
@@ -1456,6 +1884,11 @@ match_set_add(struct match_set *ms, const char *pat, size_t len,
 	p->code = code;
 	p->dirs = dirs;
 	p->caseless = caseless;
+	p->leader = ms->count;
+	p->is_leader = true;
+	p->twin_next = -1;
+	for (d = 0; d < 2; d++)
+		p->dir_pat[d] = (dirs & dir_mask(d)) != 0 ? ms->count : -1;
 	p->context = pattern_context(code, pat, len);
 	if (dirs & MATCH_CLIENT) {
 		ms->has[0] = true;
@@ -1468,6 +1901,7 @@ match_set_add(struct match_set *ms, const char *pat, size_t len,
 			ms->context[1] = p->context;
 	}
 	p->recursive = scan_recursion(pat, len);
+	first_bytes(p);
 	/*
 	 * A flow without payload is decided by this, so work it out now,
 	 * interpreted and partial (which turns off the shortcuts that would
@@ -1633,6 +2067,7 @@ scan_init(struct match_scan *sc)
 	sc->pattern = -1;
 	sc->partial = false;
 	sc->overflow = false;
+	sc->gate = false;
 }
 
 /* Keeps the earliest match, the lower index on a tie. */
@@ -1752,12 +2187,117 @@ scan_complete(struct match_set *ms, int i, struct match_scan *sc)
 	}
 }
 
+/* Compares n bytes, ASCII letters of any case when caseless. */
+static bool
+bytes_equal(const char *a, const uint8_t *b, size_t n, bool caseless)
+{
+	size_t i;
+	unsigned x, y;
+
+	if (!caseless)
+		return memcmp(a, b, n) == 0;
+	for (i = 0; i < n; i++) {
+		x = (unsigned char)a[i];
+		y = b[i];
+		if (x != y && !((x | 0x20) == (y | 0x20) && (x | 0x20) >= 'a' &&
+		    (x | 0x20) <= 'z'))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * False when a match of p cannot start at s (n bytes to the end): s does
+ * not start one of its literals, or a prefix of one at the end.
+ */
+static bool
+lit_may_start(const struct match_pat *p, const uint8_t *s, size_t n)
+{
+	int j;
+
+	for (j = 0; j < p->nlits; j++)
+		if (bytes_equal(p->lits[j], s, n < p->litlen[j] ? n :
+		    p->litlen[j], p->caseless))
+			return true;
+	return p->nlits == 0;
+}
+
+/*
+ * True when no byte of subj[from, len) can start a match of p. A partial
+ * match starts at such a byte too, or at len, where it inspected only
+ * bytes before it (such as (?<=abc)def on "abc"), which is as good as none:
+ * the bytes from len on are retained either way. PCRE2 makes the same
+ * assumption when it skips to the first possible byte in partial mode.
+ * With many patterns, where each byte last occurs in the subject's last
+ * MATCH_LAST_BYTES is gathered once per scan, and a pattern of few first
+ * bytes looks those up first. A position must also start one of the
+ * pattern's literals (see form_lits()), or a prefix of one at the end.
+ */
+static bool
+no_first(const struct match_pat *p, struct match_scan *sc, size_t from)
+{
+	const uint8_t *subj = sc->subj;
+	size_t i, len = sc->len;
+	int k;
+
+	if (!p->has_first)
+		return false;
+	if (sc->many && p->nfirst > 0 && len - from <= MATCH_LAST_BYTES) {
+		if (!sc->last_ok) {
+			memset(sc->last, 0, sizeof(sc->last));
+			i = len > MATCH_LAST_BYTES ? len - MATCH_LAST_BYTES : 0;
+			for (; i < len; i++)
+				sc->last[subj[i]] = (uint8_t)(len - i);
+			sc->last_ok = true;
+		}
+		for (k = 0; k < p->nfirst; k++)
+			if (sc->last[p->firsts[k]] != 0 &&
+			    sc->last[p->firsts[k]] <= len - from)
+				break;
+		if (k == p->nfirst)
+			return true;
+	}
+	for (i = from; i < len; i++)
+		if ((p->first[subj[i] >> 3] & (1U << (subj[i] & 7))) != 0 &&
+		    lit_may_start(p, subj + i, len - i))
+			return false;
+	return true;
+}
+
+/*
+ * Where the partial search of gated pattern p may start (see the top of
+ * this file), from, or SIZE_MAX when there is none: within hbound of the
+ * end, or at the start of the first head match ending in this feed. When
+ * the scan starts before the feed (bytes were retained for a partial
+ * match), anywhere from its start.
+ */
+static size_t
+gate_partial(const struct match_set *ms, int i, const struct match_scan *sc,
+    size_t from)
+{
+	const struct match_pat *p = &ms->pats[i];
+	size_t lim;
+	uint64_t end;
+
+	if (sc->start < sc->feed)
+		return from;
+	lim = sc->len > p->hbound ? sc->len - p->hbound : 0;
+	if (ms->hseen[i] == ms->gen) {
+		end = sc->hs_origin + ms->hend[i];
+		end = end > sc->base ? end - sc->base : 0;
+		end = end > p->hbound ? end - p->hbound : 0;
+		if (end < lim)
+			lim = (size_t)end;
+	}
+	return lim > from ? lim : from;
+}
+
 /*
  * The earliest partial match of pattern i from where its complete search
  * ended, as the reference's last call would find it. With no complete match
  * there, a partial one is a proper prefix of a core match, so it starts
  * fewer than pbound bytes before the end, and the slow partial search need
- * not look further back.
+ * not look further back; for a gated pattern, see gate_partial().
  */
 static void
 scan_partial(struct match_set *ms, int i, struct match_scan *sc)
@@ -1769,8 +2309,12 @@ scan_partial(struct match_set *ms, int i, struct match_scan *sc)
 
 	if (from > sc->len)
 		return;
+	if (sc->gate && p->gated)
+		from = gate_partial(ms, i, sc, from);
 	if (sc->len - from > p->pbound)
 		from = sc->len - p->pbound;
+	if (from > sc->len || no_first(p, sc, from))
+		return;
 	rc = pat_match(ms, p, sc->subj, sc->len, from,
 	    sc->opts | PCRE2_PARTIAL_SOFT);
 	/*
@@ -1805,11 +2349,16 @@ scan_all(struct match_set *ms, struct match_scan *sc, enum list l)
 			continue;
 		if (ref)
 			scan_reference(ms, i, sc);
+		else if (sc->gate && ms->pats[i].gated &&
+		    ms->gseen[i] != ms->gen)
+			ms->pats[i].pstart = sc->start;	/* no complete match */
 		else
 			scan_complete(ms, i, sc);
 	}
 	if (ref || sc->pattern >= 0 || !sc->want_partial)
 		return;
+	sc->many = n > MATCH_PCRE2_FEW;
+	sc->last_ok = false;
 	for (k = 0; k < n; k++) {
 		i = idx != NULL ? idx[k] : k;
 		if (idx != NULL || list_has(l, &ms->pats[i]))
@@ -1886,10 +2435,12 @@ dir_choose(struct match_set *ms, struct match_dir *md, int dir)
 	size_t need = ms->stream_size + ms->tail_need[dir];
 
 	md->path = PATH_PCRE2;
-	if (ms->db == NULL || !ms->has_fast[dir] || ms->streams_off)
+	if (ms->db == NULL || (!ms->has_fast[dir] && !ms->has_gated[dir]) ||
+	    ms->streams_off)
 		return;
 	if (ms->bytes_live + need > MATCH_STREAMS_MEM_MAX ||
-	    (md->tail = malloc(ms->tail_need[dir])) == NULL) {
+	    (md->tail = malloc(ms->tail_need[dir] > 0 ? ms->tail_need[dir] :
+	    1)) == NULL) {
 		ms->streams_refused++;
 		return;
 	}
@@ -1903,6 +2454,7 @@ dir_choose(struct match_set *ms, struct match_dir *md, int dir)
 	md->owner = ms;
 	md->tail_cap = ms->tail_need[dir];
 	md->tail_len = 0;
+	md->hs_origin = md->fed;
 	md->path = PATH_HYBRID;
 	ms->streams_opened++;
 	ms->streams_live++;
@@ -2089,6 +2641,8 @@ report_begin(struct match_set *ms)
 	ms->nrep = 0;
 	if (++ms->gen == 0) {
 		memset(ms->seen, 0, (size_t)ms->rep_cap * sizeof(*ms->seen));
+		memset(ms->gseen, 0, (size_t)ms->rep_cap * sizeof(*ms->gseen));
+		memset(ms->hseen, 0, (size_t)ms->rep_cap * sizeof(*ms->hseen));
 		ms->gen = 1;
 	}
 }
@@ -2107,20 +2661,47 @@ on_match(unsigned int id, unsigned long long from, unsigned long long to,
 	const struct hs_ctx *c = ctx;
 	struct match_set *ms = c->ms;
 	const struct match_pat *p;
+	unsigned i = id;
+	bool head = false;
+	int k;
 
 	(void)from;
-	(void)to;
 	(void)flags;
-	if (id >= (unsigned)ms->rep_cap || ms->nrep >= ms->rep_cap)
+	if (i >= (unsigned)ms->rep_cap) {
+		i -= (unsigned)ms->rep_cap;
+		head = true;
+		if (c->datagram || i >= (unsigned)ms->rep_cap)
+			return 0;
+	}
+	p = &ms->pats[i];
+	if (!c->datagram) {
+		/* The twin of the stream's direction. */
+		if ((k = p->dir_pat[c->mask == MATCH_CLIENT ? 0 : 1]) < 0)
+			return 0;
+		i = (unsigned)k;
+		p = &ms->pats[i];
+		if (p->anchored && c->after_gap)
+			return 0;
+		if (head) {
+			if (!p->gated)
+				return 0;
+			if (ms->hseen[i] != ms->gen || to < ms->hend[i])
+				ms->hend[i] = to;
+			ms->hseen[i] = ms->gen;
+			return 0;
+		}
+		if (p->gated) {
+			ms->gseen[i] = ms->gen;
+			return 0;
+		}
+		if (!p->fast)
+			return 0;
+	}
+	if (!p->fast_dgram || ms->seen[i] == ms->gen ||
+	    ms->nrep >= ms->rep_cap)
 		return 0;
-	p = &ms->pats[id];
-	if (!p->fast_dgram || (!c->datagram && (!p->fast ||
-	    (p->dirs & c->mask) == 0 || (p->anchored && c->after_gap))))
-		return 0;
-	if (ms->seen[id] == ms->gen)
-		return 0;
-	ms->seen[id] = ms->gen;
-	ms->rep[ms->nrep++] = (int)id;
+	ms->seen[i] = ms->gen;
+	ms->rep[ms->nrep++] = (int)i;
 	return 0;
 }
 
@@ -2226,6 +2807,9 @@ feed_hybrid(struct match_set *ms, struct match_dir *md, int dir,
 	if (ms->has_slow[dir]) {
 		lost = subject_retained(ms, md, ms->context_slow[dir], data, n,
 		    &sc);
+		sc.gate = ms->has_gated[dir];
+		sc.feed = sc.len - n;
+		sc.hs_origin = md->hs_origin;
 		scan_all(ms, &sc, dir == 0 ? LIST_SLOW_CLIENT :
 		    LIST_SLOW_SERVER);
 	} else {
@@ -2305,6 +2889,7 @@ match_gap(struct match_set *ms, struct match_dir *md, uint32_t len)
 	dir_drop(md);
 	if (md->hs != NULL)
 		(void)ms->api.reset(md->hs, 0, NULL, NULL, NULL);
+	md->hs_origin = md->fed;
 	md->tail_len = 0;
 	md->after_gap = true;
 	md->overflow = false;

@@ -51,6 +51,7 @@ struct match_dir {
 	uint8_t *tail;		/* the stream's last tail_len bytes */
 	uint32_t tail_len;
 	uint32_t tail_cap;
+	uint64_t hs_origin;	/* stream offset of hs's offset 0 */
 	struct match_set *owner; /* the set whose memory count holds hs, tail */
 };
 
@@ -72,6 +73,8 @@ enum match_engine {
 struct match_mem {
 	int fast;		/* patterns Vectorscan runs for streams */
 	int fast_datagram;	/* ... and for datagrams */
+	int gated;		/* ... PCRE2 runs where it finds them */
+	int expressions;	/* expressions in the database */
 	size_t db_bytes;	/* the compiled database */
 	size_t scratch_bytes;
 	size_t dir_bytes;	/* per direction: stream state and tail */

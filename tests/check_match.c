@@ -214,6 +214,63 @@ static const struct stream_case stream_cases[] = {
 	{ "gap: before depth", { PAT("hello", A) }, 0, DATA("abchello"),
 	    .gaps = { { 3, 10 } }, .ngaps = 1, .depth = 20, .want = 0,
 	    .off = 13, .mlen = 5 },
+	/* Twins (-f P -F P): the lowest index of the stream's direction. */
+	{ "twins: client", { PAT("abc", C), PAT("abc", S) }, 0,
+	    DATA("xxabc"), .want = 0, .off = 2, .mlen = 3 },
+	{ "twins: server", { PAT("abc", C), PAT("abc", S) }, 1,
+	    DATA("xxabc"), .want = 1, .off = 2, .mlen = 3 },
+	{ "twins: server first", { PAT("abc", S), PAT("abc", C) }, 0,
+	    DATA("abc"), .want = 1, .off = 0, .mlen = 3 },
+	{ "twins: both, then one", { PAT("a[0-9]+", A), PAT("a[0-9]+", C),
+	    PAT("a[0-9]+", S) }, 1, DATA("xa12"), .want = 0, .off = 1,
+	    .len_varies = true },
+	{ "twins: a third in between", { PAT("abc", C), PAT("zz", S),
+	    PAT("abc", S) }, 1, DATA("xabc"), .want = 2, .off = 1, .mlen = 3 },
+	{ "twins: not across case", { PATI("abc", C), PAT("abc", S) }, 1,
+	    DATA("ABC abc"), .want = 1, .off = 4, .mlen = 3 },
+	{ "twins: caseless client", { PATI("abc", C), PAT("abc", S) }, 0,
+	    DATA("ABC abc"), .want = 0, .off = 0, .mlen = 3 },
+	/* Gated: a core too wide for a tail, searched where Vectorscan says. */
+	{ "gated: dead head, then a match",
+	    { PAT("User-Agent: [A-Za-z]+/x[0-9]", A) }, 0,
+	    DATA("User-Agent: Mozilla User-Agent: Bot/x7"), .want = 0,
+	    .off = 20, .mlen = 18 },
+	{ "gated: a long run across chunks",
+	    { PAT("User-Agent: [A-Za-z]+/x[0-9]", A) }, 0,
+	    DATA("zzUser-Agent: " A10 A10 A10 A10 A10 A10 A10 A10 "/x1"),
+	    .want = 0, .off = 2, .mlen = 95 },
+	{ "gated: the head split",
+	    { PAT("GET /[a-z0-9_]*\\.(exe|dll)", A) }, 1,
+	    DATA("GETGET /GET /ab_9.dll"), .want = 0, .off = 8, .mlen = 13 },
+	{ "gated: no match over a gap",
+	    { PAT("GET /[a-z0-9_]*\\.(exe|dll)", A) }, 0,
+	    DATA("GET /abcdef.exe"), .gaps = { { 7, 3 } }, .ngaps = 1,
+	    .want = -1 },
+	{ "gated: after a gap", { PAT("GET /[a-z0-9_]*\\.(exe|dll)", A) }, 0,
+	    DATA("GET /abcGET /def.exe"), .gaps = { { 7, 3 } }, .ngaps = 1,
+	    .want = 0, .off = 11, .mlen = 12 },
+	{ "gated: beside fast ones", { PAT("zz[0-9]+q", A), PAT("qq", A),
+	    PAT("(?<=<)k[0-9]+z", A) }, 0, DATA("<k12 zz123qq"), .want = 0,
+	    .off = 5, .mlen = 6 },
+	{ "gated: lookbehind one first", { PAT("zz[0-9]+q", A), PAT("qq", A),
+	    PAT("(?<=<)k[0-9]+z", A) }, 0, DATA("<k12zz12"), .want = 2,
+	    .off = 1, .mlen = 4 },
+	{ "gated: twins", { PAT("x[0-9]+y", C), PAT("x[0-9]+y", S) }, 1,
+	    DATA("x1x123y"), .want = 1, .off = 2, .mlen = 5 },
+	{ "gated: \\b head", { PAT("\\bid[0-9]*=[a-z]", A) }, 0,
+	    DATA("xid1=a id12=b"), .want = 0, .off = 7, .mlen = 6 },
+	/* The literals a partial match must start with, across chunks. */
+	{ "literals: caseless", { PATI("user-agent: [a-z]+/q", A) }, 0,
+	    DATA("USER-AGENTS User-Agent: AbC/Q"), .want = 0, .off = 12,
+	    .mlen = 17 },
+	{ "literals: alternatives", { PAT("x(GET|POST) /[a-z]*\\.exe", A),
+	    PAT("(?:ab|cd)ef[0-9]", A) }, 0, DATA("xPOSxGExPOST /ab.exe cdef1"),
+	    .want = 0, .off = 7, .mlen = 13 },
+	{ "literals: NUL and punctuation", { PAT("\\x00\\.\\(a[0-9]*;", A) },
+	    0, DATA("\0.(\0.(a12;"), .want = 0, .off = 3, .mlen = 7 },
+	{ "gated: wider than the window", { PAT("ab[0-9]*cd", A) }, 0,
+	    DATA("ab0123456789cd ab1cd"), .window = 8, .want = 0, .off = 15,
+	    .mlen = 5, .overflows = 1 },
 };
 
 #define NSTREAM_CASES (sizeof(stream_cases) / sizeof(stream_cases[0]))
@@ -518,6 +575,10 @@ static const struct datagram_case datagram_cases[] = {
 	{ "empty datagram, empty match", { PAT("x*", A) }, 0, DATA(""),
 	    0, 0, 0 },
 	{ "empty datagram", { PAT("abc", A) }, 0, DATA(""), -1, 0, 0 },
+	{ "twins: the first", { PAT("abc", S), PAT("abc", C) }, 0,
+	    DATA("abc"), 0, 0, 3 },
+	{ "gated", { PAT("GET /[a-z0-9_]*\\.exe", C), PAT("GET /[a-z0-9_]*"
+	    "\\.exe", S) }, 1, DATA("GET /GET /a.exe"), 0, 5, 10 },
 	{ "longer than the window", { PAT("a.{100}", A) }, 0,
 	    DATA("a0123456789012345678901234567890123456789"
 	    "012345678901234567890123456789012345678901234567890123456789"),
@@ -955,6 +1016,76 @@ START_TEST(test_path_case)
 	match_set_memory(ms, &mm);
 	ck_assert_msg(mm.fast_datagram == c->dgram, "'%s': datagram %d",
 	    c->re, mm.fast_datagram);
+	match_set_free(ms);
+}
+END_TEST
+
+/*
+ * Twins are one expression; a core too wide for a tail is gated, with its
+ * head a second expression, and keeps a PCRE2 buffer while a partial match
+ * may be alive.
+ */
+START_TEST(test_gated_twins)
+{
+	static const char ua[] = "User-Agent: [A-Za-z]+/x[0-9]";
+	struct match_set *ms = match_set_new();
+	struct match_dir md;
+	struct match_hit hit;
+	struct match_mem mm;
+	char errbuf[MATCH_ERRBUF_SIZE];
+
+	ck_assert_ptr_nonnull(ms);
+	match_set_engine(ms, MATCH_ENGINE_VECTORSCAN);
+	memset(&md, 0, sizeof(md));
+	ck_assert_int_eq(match_set_add(ms, ua, strlen(ua), C, false, "-f",
+	    errbuf), 0);
+	ck_assert_int_eq(match_set_add(ms, ua, strlen(ua), S, false, "-F",
+	    errbuf), 0);
+	ck_assert_int_eq(match_set_add(ms, "abc", 3, C, false, "-f",
+	    errbuf), 0);
+	ck_assert_int_eq(match_set_add(ms, "abc", 3, S, false, "-F",
+	    errbuf), 0);
+	ck_assert_int_eq(match_set_add(ms, "abc", 3, A, false, "-a",
+	    errbuf), 0);
+	ck_assert_int_eq(match_set_add(ms, "abc", 3, A, true, "-a",
+	    errbuf), 0);
+	ck_assert_int_eq(match_set_prepare(ms), 4);
+	ck_assert(!match_set_pattern_fast(ms, 0));
+	ck_assert(match_set_pattern_fast(ms, 4));
+	match_set_memory(ms, &mm);
+	ck_assert_int_eq(mm.gated, 2);
+	ck_assert_int_eq(mm.fast_datagram, 6);
+	ck_assert_int_eq(mm.expressions, 4);
+	/* A head ending in a feed: the partial match is kept. */
+	ck_assert(!feed(ms, &md, 1, "xx User-Agent: Moz", &hit));
+	ck_assert_ptr_nonnull(md.hs);
+	ck_assert_uint_eq(md.len, 15);
+	ck_assert(!feed(ms, &md, 1, "illa", &hit));
+	ck_assert_uint_eq(md.len, 19);
+	/* ... dropped when it dies, then no buffer. */
+	ck_assert(!feed(ms, &md, 1, " 5.0 (X11)", &hit));
+	ck_assert_ptr_null(md.buf);
+	ck_assert(!feed(ms, &md, 1, "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"
+	    "zzzzzzzzzzzzzzzzzzzzzzzzzzzz", &hit));
+	ck_assert_ptr_null(md.buf);
+	ck_assert(!feed(ms, &md, 1, "User-Agent: B", &hit));
+	ck_assert(feed(ms, &md, 1, "ot/x12", &hit));
+	ck_assert_int_eq(hit.pattern, 1);
+	ck_assert_int_eq(hit.dir, 1);
+	ck_assert_uint_eq(hit.offset, 100);
+	ck_assert_uint_eq(hit.len, 18);
+	match_dir_release(&md);
+	ck_assert(feed(ms, &md, 0, "-abc-", &hit));
+	ck_assert_int_eq(hit.pattern, 2);
+	match_dir_release(&md);
+	ck_assert(feed(ms, &md, 1, "-abc-", &hit));
+	ck_assert_int_eq(hit.pattern, 3);
+	match_dir_release(&md);
+	ck_assert(feed(ms, &md, 1, "-ABC-", &hit));
+	ck_assert_int_eq(hit.pattern, 5);
+	match_dir_release(&md);
+	ck_assert(match_datagram(ms, 1, (const uint8_t *)"abc", 3, &hit));
+	ck_assert_int_eq(hit.pattern, 2);
 	match_set_free(ms);
 }
 END_TEST
@@ -1554,7 +1685,9 @@ START_TEST(test_random_engines)
 	struct match_hit dh[NENGINES];
 	bool dg[NENGINES], cut[RAND_LONG_MAX + 1], long_data;
 	uint32_t seed = RANDOM_SEED ^ RAND_SEED, k;
-	int run, np, i, fast_sets = 0;
+	int run, np, i, j, fast_sets = 0, gated_sets = 0, twin_sets = 0;
+	struct match_mem mm;
+	bool twins;
 	size_t e;
 
 	for (run = 0; run < RAND_CASES; run++) {
@@ -1563,9 +1696,17 @@ START_TEST(test_random_engines)
 		np = 1 + (int)(xorshift32(&seed) % RAND_PATS_MAX);
 		for (i = 0; i < np; i++) {
 			res[i][0] = '\0';
-			rand_append(res[i], PICK(&seed, rand_prefixes));
-			(void)rand_seq(&seed, res[i], 0);
-			rand_append(res[i], PICK(&seed, rand_suffixes));
+			/* Some repeat an earlier one, as -f P -F P does. */
+			if (i > 0 && xorshift32(&seed) % 4 == 0) {
+				j = (int)(xorshift32(&seed) % (uint32_t)i);
+				strcpy(res[i], res[j]);
+			} else {
+				rand_append(res[i], PICK(&seed,
+				    rand_prefixes));
+				(void)rand_seq(&seed, res[i], 0);
+				rand_append(res[i], PICK(&seed,
+				    rand_suffixes));
+			}
 			pats[i].re = res[i];
 			pats[i].len = strlen(res[i]);
 			pats[i].dirs = xorshift32(&seed) % 4 == 0 ?
@@ -1574,6 +1715,12 @@ START_TEST(test_random_engines)
 			show(pshown[i], sizeof(pshown[i]), res[i],
 			    pats[i].len);
 		}
+		twins = false;
+		for (i = 0; i < np; i++)
+			for (j = 0; j < i; j++)
+				twins = twins || (strcmp(res[i], res[j]) ==
+				    0 && pats[i].caseless == pats[j].caseless);
+		twin_sets += twins;
 		/*
 		 * One case in four is long and mostly filler, so that matches
 		 * fall at the ends of the scanners' 16- to 64-byte blocks.
@@ -1616,9 +1763,11 @@ START_TEST(test_random_engines)
 		c.name = shown;
 		for (e = 0; e < NENGINES; e++) {
 			ms = build_set(pats, c.window, c.depth, engines[e]);
-			if (engines[e] == MATCH_ENGINE_VECTORSCAN &&
-			    match_set_prepare(ms) > 0)
-				fast_sets++;
+			if (engines[e] == MATCH_ENGINE_VECTORSCAN) {
+				fast_sets += match_set_prepare(ms) > 0;
+				match_set_memory(ms, &mm);
+				gated_sets += mm.gated > 0;
+			}
 			run_stream(ms, &c, cut, &r[e]);
 			dg[e] = match_datagram(ms, c.dir, (const uint8_t *)data,
 			    c.len, &dh[e]);
@@ -1651,6 +1800,8 @@ START_TEST(test_random_engines)
 		}
 	}
 	ck_assert_int_gt(fast_sets, RAND_CASES / 4);
+	ck_assert_int_gt(gated_sets, RAND_CASES / 20);
+	ck_assert_int_gt(twin_sets, RAND_CASES / 40);
 }
 END_TEST
 
@@ -1976,6 +2127,7 @@ match_suite(void)
 	tcase_add_loop_test(tc, test_path_case, 0,
 	    (int)(sizeof(path_cases) / sizeof(path_cases[0])));
 	tcase_add_test(tc, test_vectorscan_state);
+	tcase_add_test(tc, test_gated_twins);
 	tcase_add_test(tc, test_env_no_vectorscan);
 	tcase_add_test(tc, test_auto_engine);
 	tcase_add_test(tc, test_late_changes);
