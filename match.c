@@ -155,6 +155,7 @@
  */
 #define MATCH_LAST_BYTES 128U
 #define MATCH_FIRSTS 4
+_Static_assert(MATCH_LAST_BYTES == 128, "no_first() keeps two 64-bit masks");
 
 /* The literals a pattern's matches start with: see form_lits(). */
 #define MATCH_LITS 4
@@ -180,6 +181,10 @@ enum list {
 	LIST_ALL_SERVER,
 	LIST_SLOW_CLIENT,	/* ... those PCRE2 runs beside Vectorscan */
 	LIST_SLOW_SERVER,
+	LIST_PLAIN_CLIENT,	/* ... of them those not gated */
+	LIST_PLAIN_SERVER,
+	LIST_GATED_CLIENT,	/* ... and those gated */
+	LIST_GATED_SERVER,
 	LIST_ALL,		/* every pattern, for datagrams */
 	LIST_SLOW,		/* ... those not in the database */
 	NLISTS
@@ -273,6 +278,8 @@ struct match_set {
 	bool has_fast[2];	/* per direction: a pattern on Vectorscan */
 	bool has_slow[2];	/* ... and some on PCRE2 */
 	bool has_gated[2];	/* ... of which some gated */
+	uint8_t firsts_any[32];	/* bytes in some pattern's firsts[] */
+	uint32_t gather;	/* no_first() gathers this many last bytes */
 	uint32_t context_slow[2]; /* context of the PCRE2 patterns alone */
 	uint32_t core_need[2];	/* widest core of its fast patterns */
 	uint32_t tail_need[2];	/* its tail: that and their context */
@@ -290,6 +297,18 @@ struct match_set {
 	int rep_cap;		/* patterns when the database was built */
 	uint32_t *seen;		/* seen[i] == gen: i is in rep */
 	uint32_t gen;
+	/* Gated patterns reported in this feed: core, head (see on_match()). */
+	int *grep, ngrep;
+	int *hrep, nhrep;
+	/*
+	 * Per direction, of its gated patterns (LIST_GATED_*): those
+	 * scan_hybrid() visits every time, and the others under each of their
+	 * first bytes; visit[i] == vgen: visited in this scan.
+	 */
+	int *galways[2], ngalways[2];
+	int *gfirst[2];
+	int gfirst_off[2][257];
+	uint32_t *visit, vgen;
 	/* Gated patterns: core reported, head reported and its first end. */
 	uint32_t *gseen;
 	uint32_t *hseen;
@@ -327,9 +346,9 @@ struct match_scan {
 	size_t feed;		/* where the feed starts in subj */
 	uint64_t hs_origin;	/* stream offset of Vectorscan's offset 0 */
 	bool many;		/* patterns enough to gather last[] */
-	bool last_ok;		/* last[] is gathered */
-	uint8_t last[256];	/* per byte: len less its last position
-				   within the last MATCH_LAST_BYTES, or 0 */
+	bool last_ok;		/* last[], at[] are gathered */
+	uint8_t last[32];	/* bytes in the last ms->gather */
+	uint64_t at[256][2];	/* ... where: bit j, subj[len - 1 - j] */
 	int pattern;		/* pattern of the best match, or -1 */
 	size_t ms, me;		/* its start and end in subj */
 	bool partial;
@@ -1272,6 +1291,13 @@ match_set_free(struct match_set *ms)
 	free(ms->gseen);
 	free(ms->hseen);
 	free(ms->hend);
+	free(ms->grep);
+	free(ms->hrep);
+	free(ms->visit);
+	for (i = 0; i < 2; i++) {
+		free(ms->galways[i]);
+		free(ms->gfirst[i]);
+	}
 	free(ms->cbuf);
 	pcre2_match_data_free(ms->mdata);
 	pcre2_match_context_free(ms->mctx);
@@ -1305,10 +1331,94 @@ list_has(enum list l, const struct match_pat *p)
 		return c != 0 && !p->fast;
 	case LIST_SLOW_SERVER:
 		return s != 0 && !p->fast;
+	case LIST_PLAIN_CLIENT:
+		return c != 0 && !p->fast && !p->gated;
+	case LIST_PLAIN_SERVER:
+		return s != 0 && !p->fast && !p->gated;
+	case LIST_GATED_CLIENT:
+		return c != 0 && p->gated;
+	case LIST_GATED_SERVER:
+		return s != 0 && p->gated;
 	case LIST_SLOW:
 		return p->is_leader && !p->fast_dgram;
 	default:
 		return p->is_leader;
+	}
+}
+
+/*
+ * True when scan_hybrid() needs to visit gated pattern p in every partial
+ * phase: it has no few first bytes, or its head reaches further back than
+ * the bytes gathered.
+ */
+static bool
+gate_always(const struct match_set *ms, const struct match_pat *p)
+{
+	return !p->has_first || p->nfirst == 0 || p->hbound > ms->gather;
+}
+
+/*
+ * (Re)builds the per-direction index of the gated patterns for
+ * scan_hybrid(); without its memory (or the lists') none is used.
+ */
+static void
+gates_build(struct match_set *ms)
+{
+	const struct match_pat *p;
+	const int *idx;
+	int d, k, j, i, n, *off;
+	enum list l;
+
+	free(ms->visit);
+	ms->visit = NULL;
+	for (d = 0; d < 2; d++) {
+		free(ms->galways[d]);
+		free(ms->gfirst[d]);
+		ms->galways[d] = ms->gfirst[d] = NULL;
+		ms->ngalways[d] = 0;
+	}
+	if (ms->count == 0 ||
+	    (ms->visit = calloc((size_t)ms->count, sizeof(*ms->visit))) == NULL)
+		return;
+	ms->vgen = 0;
+	for (d = 0; d < 2; d++) {
+		l = d == 0 ? LIST_GATED_CLIENT : LIST_GATED_SERVER;
+		if ((idx = ms->lists[l]) == NULL)
+			continue;
+		n = ms->nlist[l];
+		off = ms->gfirst_off[d];
+		memset(ms->gfirst_off[d], 0, sizeof(ms->gfirst_off[d]));
+		ms->galways[d] = malloc((size_t)(n > 0 ? n : 1) * sizeof(int));
+		ms->gfirst[d] = malloc((size_t)(n > 0 ? n : 1) * MATCH_FIRSTS *
+		    sizeof(int));
+		if (ms->galways[d] == NULL || ms->gfirst[d] == NULL) {
+			free(ms->galways[d]);
+			free(ms->gfirst[d]);
+			ms->galways[d] = ms->gfirst[d] = NULL;
+			continue;
+		}
+		/* Counted per first byte, then placed (off[b + 1] is b's end). */
+		for (k = 0; k < n; k++) {
+			p = &ms->pats[idx[k]];
+			if (gate_always(ms, p))
+				ms->galways[d][ms->ngalways[d]++] = idx[k];
+			else
+				for (j = 0; j < p->nfirst; j++)
+					off[p->firsts[j] + 1]++;
+		}
+		for (i = 0; i < 256; i++)
+			off[i + 1] += off[i];
+		for (k = 0; k < n; k++) {
+			p = &ms->pats[idx[k]];
+			if (gate_always(ms, p))
+				continue;
+			for (j = 0; j < p->nfirst; j++)
+				ms->gfirst[d][off[p->firsts[j]]++] = idx[k];
+		}
+		/* Placing moved each start to the next one: back. */
+		for (i = 256; i > 0; i--)
+			off[i] = off[i - 1];
+		off[0] = 0;
 	}
 }
 
@@ -1329,6 +1439,7 @@ lists_build(struct match_set *ms)
 			if (list_has((enum list)l, &ms->pats[i]))
 				ms->lists[l][ms->nlist[l]++] = i;
 	}
+	gates_build(ms);
 }
 
 /*
@@ -1347,6 +1458,7 @@ set_paths(struct match_set *ms)
 	uint32_t ctx[2] = { 0, 0 };
 
 	ms->nfast = ms->nfast_dgram = ms->ngated = 0;
+	ms->gather = 0;
 	for (d = 0; d < 2; d++) {
 		ms->has_fast[d] = ms->has_slow[d] = ms->has_gated[d] = false;
 		ms->context_slow[d] = ms->core_need[d] = 0;
@@ -1372,6 +1484,11 @@ set_paths(struct match_set *ms)
 			} else {
 				ms->has_slow[d] = true;
 				ms->has_gated[d] |= p->gated;
+				/* A gated one looks only within hbound. */
+				if (!p->gated)
+					ms->gather = MATCH_LAST_BYTES;
+				else if (p->hbound > ms->gather)
+					ms->gather = p->hbound;
 				if (p->context > ms->context_slow[d])
 					ms->context_slow[d] = p->context;
 			}
@@ -1379,6 +1496,8 @@ set_paths(struct match_set *ms)
 	}
 	for (d = 0; d < 2; d++)
 		ms->tail_need[d] = ms->core_need[d] + ctx[d];
+	if (ms->gather > MATCH_LAST_BYTES)
+		ms->gather = MATCH_LAST_BYTES;
 	lists_build(ms);
 }
 
@@ -1527,9 +1646,11 @@ hs_build(struct match_set *ms)
 	ms->gseen = calloc(cnt, sizeof(*ms->gseen));
 	ms->hseen = calloc(cnt, sizeof(*ms->hseen));
 	ms->hend = calloc(cnt, sizeof(*ms->hend));
+	ms->grep = calloc(cnt, sizeof(*ms->grep));
+	ms->hrep = calloc(cnt, sizeof(*ms->hrep));
 	if (exprs == NULL || flags == NULL || ids == NULL || ms->rep == NULL ||
 	    ms->seen == NULL || ms->gseen == NULL || ms->hseen == NULL ||
-	    ms->hend == NULL)
+	    ms->hend == NULL || ms->grep == NULL || ms->hrep == NULL)
 		goto fail;
 	ms->rep_cap = ms->count;
 	/* Cores under their index, heads under count + index. */
@@ -1828,7 +1949,7 @@ match_set_add(struct match_set *ms, const char *pat, size_t len,
 	struct match_pat *p, *np;
 	PCRE2_SIZE erroff;
 	pcre2_code *code;
-	int errcode, ncap, d, rc;
+	int errcode, ncap, d, rc, k;
 	char dummy[MATCH_ERRBUF_SIZE];
 	bool jit;
 
@@ -1902,6 +2023,9 @@ match_set_add(struct match_set *ms, const char *pat, size_t len,
 	}
 	p->recursive = scan_recursion(pat, len);
 	first_bytes(p);
+	for (k = 0; k < p->nfirst; k++)
+		ms->firsts_any[p->firsts[k] >> 3] |=
+		    (uint8_t)(1U << (p->firsts[k] & 7));
 	/*
 	 * A flow without payload is decided by this, so work it out now,
 	 * interpreted and partial (which turns off the shortcuts that would
@@ -2228,34 +2352,90 @@ lit_may_start(const struct match_pat *p, const uint8_t *s, size_t n)
  * bytes before it (such as (?<=abc)def on "abc"), which is as good as none:
  * the bytes from len on are retained either way. PCRE2 makes the same
  * assumption when it skips to the first possible byte in partial mode.
- * With many patterns, where each byte last occurs in the subject's last
- * MATCH_LAST_BYTES is gathered once per scan, and a pattern of few first
- * bytes looks those up first. A position must also start one of the
- * pattern's literals (see form_lits()), or a prefix of one at the end.
+ * With many patterns, where each byte occurs in the subject's last
+ * ms->gather bytes (at most MATCH_LAST_BYTES; only as many as the gated
+ * patterns' heads need when all are gated) is gathered once per scan as
+ * bit masks, for the bytes some pattern starts with, and a pattern of
+ * few first bytes visits only the positions of those (hundreds of gated
+ * patterns would otherwise each walk the same bytes). A position must also
+ * start one of the pattern's literals (see form_lits()), or a prefix of
+ * one at the end.
  */
-static bool
-no_first(const struct match_pat *p, struct match_scan *sc, size_t from)
+static void
+gather_last(const struct match_set *ms, struct match_scan *sc)
 {
 	const uint8_t *subj = sc->subj;
 	size_t i, len = sc->len;
-	int k;
+	uint8_t b;
+	int j;
+
+	/* Only bytes some pattern starts with are noted. */
+	memset(sc->last, 0, sizeof(sc->last));
+	i = len > ms->gather ? len - ms->gather : 0;
+	for (; i < len; i++) {
+		b = subj[i];
+		if ((ms->firsts_any[b >> 3] & (1U << (b & 7))) == 0)
+			continue;
+		j = (int)(len - 1 - i);
+		if ((sc->last[b >> 3] & (1U << (b & 7))) == 0) {
+			sc->last[b >> 3] |= (uint8_t)(1U << (b & 7));
+			sc->at[b][0] = sc->at[b][1] = 0;
+		}
+		sc->at[b][j >> 6] |= (uint64_t)1 << (j & 63);
+	}
+	sc->last_ok = true;
+}
+
+static bool
+no_first(const struct match_set *ms, const struct match_pat *p,
+    struct match_scan *sc, size_t from)
+{
+	const uint8_t *subj = sc->subj, *at;
+	size_t i, len = sc->len, n = len - from;
+	uint64_t m[2] = { 0, 0 }, bit;
+	int k, w;
+	uint8_t b;
 
 	if (!p->has_first)
 		return false;
-	if (sc->many && p->nfirst > 0 && len - from <= MATCH_LAST_BYTES) {
-		if (!sc->last_ok) {
-			memset(sc->last, 0, sizeof(sc->last));
-			i = len > MATCH_LAST_BYTES ? len - MATCH_LAST_BYTES : 0;
-			for (; i < len; i++)
-				sc->last[subj[i]] = (uint8_t)(len - i);
-			sc->last_ok = true;
+	if (sc->many && p->nfirst > 0 && n <= ms->gather) {
+		if (!sc->last_ok)
+			gather_last(ms, sc);
+		for (k = 0; k < p->nfirst; k++) {
+			b = p->firsts[k];
+			if ((sc->last[b >> 3] & (1U << (b & 7))) != 0) {
+				m[0] |= sc->at[b][0];
+				m[1] |= sc->at[b][1];
+			}
 		}
+		/* Only positions from "from" on: j < n. */
+		if (n < 64) {
+			m[0] &= ((uint64_t)1 << n) - 1;
+			m[1] = 0;
+		} else if (n < 128) {
+			m[1] &= ((uint64_t)1 << (n - 64)) - 1;
+		}
+		for (w = 0; w < 2; w++)
+			for (; m[w] != 0; m[w] &= m[w] - 1) {
+				bit = (uint64_t)__builtin_ctzll(m[w]);
+				i = len - 1 - (size_t)(w * 64) - (size_t)bit;
+				if (lit_may_start(p, subj + i, len - i))
+					return false;
+			}
+		return true;
+	}
+	if (p->nfirst > 0) {
+		/* Few first bytes over many: memchr() finds them faster. */
 		for (k = 0; k < p->nfirst; k++)
-			if (sc->last[p->firsts[k]] != 0 &&
-			    sc->last[p->firsts[k]] <= len - from)
-				break;
-		if (k == p->nfirst)
-			return true;
+			for (i = from; i < len; i = (size_t)(at - subj) + 1) {
+				at = memchr(subj + i, p->firsts[k], len - i);
+				if (at == NULL)
+					break;
+				if (lit_may_start(p, at, len - (size_t)(at -
+				    subj)))
+					return false;
+			}
+		return true;
 	}
 	for (i = from; i < len; i++)
 		if ((p->first[subj[i] >> 3] & (1U << (subj[i] & 7))) != 0 &&
@@ -2313,7 +2493,7 @@ scan_partial(struct match_set *ms, int i, struct match_scan *sc)
 		from = gate_partial(ms, i, sc, from);
 	if (sc->len - from > p->pbound)
 		from = sc->len - p->pbound;
-	if (from > sc->len || no_first(p, sc, from))
+	if (from > sc->len || no_first(ms, p, sc, from))
 		return;
 	rc = pat_match(ms, p, sc->subj, sc->len, from,
 	    sc->opts | PCRE2_PARTIAL_SOFT);
@@ -2363,6 +2543,83 @@ scan_all(struct match_set *ms, struct match_scan *sc, enum list l)
 		i = idx != NULL ? idx[k] : k;
 		if (idx != NULL || list_has(l, &ms->pats[i]))
 			scan_partial(ms, i, sc);
+	}
+}
+
+/* scan_partial() of gated pattern i, once per scan (see scan_hybrid()). */
+static void
+gated_partial(struct match_set *ms, int i, struct match_scan *sc)
+{
+	if (ms->visit[i] == ms->vgen)
+		return;
+	ms->visit[i] = ms->vgen;
+	if (ms->gseen[i] != ms->gen)
+		ms->pats[i].pstart = sc->start;	/* no complete match */
+	scan_partial(ms, i, sc);
+}
+
+/*
+ * scan_all() for the PCRE2 patterns of a direction Vectorscan scanned,
+ * visiting only the gated patterns that can match here, as an IOC list has
+ * hundreds: for complete matches those whose core Vectorscan reported in
+ * this feed; for partial ones these, those whose head it reported, and,
+ * unless bytes before the feed were retained (then all), those with a
+ * first byte among the last ms->gather bytes, where gate_partial() and
+ * no_first() would look. The others scan_partial() would find nothing of,
+ * so the result is scan_all()'s.
+ */
+static void
+scan_hybrid(struct match_set *ms, struct match_scan *sc, int dir)
+{
+	enum list plain = dir == 0 ? LIST_PLAIN_CLIENT : LIST_PLAIN_SERVER;
+	enum list gated = dir == 0 ? LIST_GATED_CLIENT : LIST_GATED_SERVER;
+	const int *idx = ms->lists[plain], *g;
+	int k, b, e, w, q;
+	uint64_t bits;
+
+	if (idx == NULL || ms->lists[gated] == NULL || ms->visit == NULL ||
+	    ms->galways[dir] == NULL) {
+		scan_all(ms, sc, dir == 0 ? LIST_SLOW_CLIENT :
+		    LIST_SLOW_SERVER);
+		return;
+	}
+	for (k = 0; k < ms->nlist[plain]; k++)
+		scan_complete(ms, idx[k], sc);
+	for (k = 0; k < ms->ngrep; k++)
+		scan_complete(ms, ms->grep[k], sc);
+	if (sc->pattern >= 0 || !sc->want_partial)
+		return;
+	sc->many = true;
+	sc->last_ok = false;
+	for (k = 0; k < ms->nlist[plain]; k++)
+		scan_partial(ms, idx[k], sc);
+	if (++ms->vgen == 0) {
+		memset(ms->visit, 0, (size_t)ms->count * sizeof(*ms->visit));
+		ms->vgen = 1;
+	}
+	if (sc->start < sc->feed) {
+		g = ms->lists[gated];
+		for (k = 0; k < ms->nlist[gated]; k++)
+			gated_partial(ms, g[k], sc);
+		return;
+	}
+	for (k = 0; k < ms->ngrep; k++)
+		gated_partial(ms, ms->grep[k], sc);
+	for (k = 0; k < ms->nhrep; k++)
+		gated_partial(ms, ms->hrep[k], sc);
+	for (k = 0; k < ms->ngalways[dir]; k++)
+		gated_partial(ms, ms->galways[dir][k], sc);
+	gather_last(ms, sc);
+	for (w = 0; w < 4; w++) {
+		/* Byte 8q + j is bit j of last[8w + q]: bit 8q + j here. */
+		for (bits = 0, q = 0; q < 8; q++)
+			bits |= (uint64_t)sc->last[w * 8 + q] << (8 * q);
+		for (; bits != 0; bits &= bits - 1) {
+			b = w * 64 + __builtin_ctzll(bits);
+			e = ms->gfirst_off[dir][b + 1];
+			for (k = ms->gfirst_off[dir][b]; k < e; k++)
+				gated_partial(ms, ms->gfirst[dir][k], sc);
+		}
 	}
 }
 
@@ -2638,7 +2895,7 @@ feed_pcre2(struct match_set *ms, struct match_dir *md, int dir,
 static void
 report_begin(struct match_set *ms)
 {
-	ms->nrep = 0;
+	ms->nrep = ms->ngrep = ms->nhrep = 0;
 	if (++ms->gen == 0) {
 		memset(ms->seen, 0, (size_t)ms->rep_cap * sizeof(*ms->seen));
 		memset(ms->gseen, 0, (size_t)ms->rep_cap * sizeof(*ms->gseen));
@@ -2685,12 +2942,18 @@ on_match(unsigned int id, unsigned long long from, unsigned long long to,
 		if (head) {
 			if (!p->gated)
 				return 0;
-			if (ms->hseen[i] != ms->gen || to < ms->hend[i])
+			if (ms->hseen[i] != ms->gen) {
+				ms->hrep[ms->nhrep++] = (int)i;
 				ms->hend[i] = to;
+			} else if (to < ms->hend[i]) {
+				ms->hend[i] = to;
+			}
 			ms->hseen[i] = ms->gen;
 			return 0;
 		}
 		if (p->gated) {
+			if (ms->gseen[i] != ms->gen)
+				ms->grep[ms->ngrep++] = (int)i;
 			ms->gseen[i] = ms->gen;
 			return 0;
 		}
@@ -2810,8 +3073,11 @@ feed_hybrid(struct match_set *ms, struct match_dir *md, int dir,
 		sc.gate = ms->has_gated[dir];
 		sc.feed = sc.len - n;
 		sc.hs_origin = md->hs_origin;
-		scan_all(ms, &sc, dir == 0 ? LIST_SLOW_CLIENT :
-		    LIST_SLOW_SERVER);
+		if (sc.gate)
+			scan_hybrid(ms, &sc, dir);
+		else
+			scan_all(ms, &sc, dir == 0 ? LIST_SLOW_CLIENT :
+			    LIST_SLOW_SERVER);
 	} else {
 		scan_init(&sc);
 		md->fed += n;

@@ -1665,6 +1665,134 @@ same_result(const struct result *a, const struct result *b)
 	    memcmp(a->h.excerpt, b->h.excerpt, a->h.excerpt_len) == 0));
 }
 
+/* ---- many gated patterns: only those that can match are visited ---- */
+
+#define GATED_FAMILIES 5
+#define GATED_PER 12
+
+static struct match_set *
+gated_set(enum match_engine eng)
+{
+	static const char *const shapes[GATED_FAMILIES] = {
+		"(GET|POST) /tok%d[a-z0-9_]*\\.exe",
+		"id%d=[a-z]+;",
+		"X-Key-%d: [0-9a-f]+\r",
+		"token%d=[A-Z]+!",	/* caseless */
+		"\\x00q%d[a-z]*\\x00",
+	};
+	struct match_set *ms = match_set_new();
+	struct match_mem mm;
+	char re[128];
+	int f, i;
+
+	ck_assert_ptr_nonnull(ms);
+	match_set_engine(ms, eng);
+	for (f = 0; f < GATED_FAMILIES; f++)
+		for (i = 0; i < GATED_PER; i++) {
+			snprintf(re, sizeof(re), shapes[f], i);
+			many_add(ms, re, f == 3);
+		}
+	many_add(ms, "fast-literal-one", false);
+	many_add(ms, "fast-[0-9]{3}-two", false);
+	(void)match_set_prepare(ms);
+	match_set_memory(ms, &mm);
+	if (eng == MATCH_ENGINE_VECTORSCAN)
+		ck_assert_int_eq(mm.gated, GATED_FAMILIES * GATED_PER);
+	return ms;
+}
+
+/* Texts and matches hold NULs: T() gives each with its length. */
+#define T(s) s, sizeof(s) - 1
+
+struct gated_case {
+	const char *name;
+	const char *text;
+	size_t len;
+	const char *match;	/* its first occurrence is the match */
+	size_t mlen;
+	int want;
+};
+
+/*
+ * Heads of every family that die, some the start of another's head, apart
+ * (filler no pattern starts with), so that at most cuts no partial match
+ * is alive and the patterns a scan visits decide.
+ */
+#define Z "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"
+#define NEAR "GET /tok1 " Z "POST /tok2ab " Z "id3=ab " Z "X-Key-4: 0a " \
+	Z "TOKEN5=AB " Z "\0q6ab " Z "q7 " Z "POST /tok1" "0 " Z "id1 " Z \
+	"X-Key-11: " Z
+#define LONG "GET /tok3abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz" \
+	"abcdefghijklmnopqrstuvwxyz"
+static const struct gated_case gated_cases[] = {
+	{ "none", T(NEAR NEAR), T(""), -1 },
+	{ "GET", T(NEAR "GET /tok7_x.exe" Z), T("GET /tok7_x.exe"), 7 },
+	{ "caseless", T(NEAR "TOKEN9=ABC!" Z), T("TOKEN9=ABC!"), 45 },
+	{ "NUL delimited", T(NEAR "\0q11abc\0" Z), T("\0q11abc\0"), 59 },
+	{ "after a long partial", T(NEAR LONG "0123 " "id8=xyz;" Z),
+	    T("id8=xyz;"), 20 },
+	{ "the long partial matches", T(NEAR LONG ".exe " "id8=xyz;"),
+	    T(LONG ".exe"), 3 },
+	{ "a fast one first", T(NEAR "fast-123-two X-Key-2: ff\r" Z),
+	    T("fast-123-two"), 61 },
+};
+
+/*
+ * Sixty gated patterns of five families, with their heads cut at every
+ * chunk size and at every offset: each engine gives the expected match,
+ * and the reference's (the chunk shown negative: cut there only).
+ */
+START_TEST(test_gated_many)
+{
+	static const uint32_t chunks[] = { 1, 2, 3, 5, 7, 13, 64, 0 };
+	enum { NCHUNKS = sizeof(chunks) / sizeof(chunks[0]) };
+	const struct gated_case *gc = &gated_cases[_i];
+	struct match_set *ms[NENGINES];
+	struct stream_case c;
+	struct result r, ref;
+	uint32_t seed = RANDOM_SEED;
+	bool cut[2048];
+	size_t e, ch, k;
+	const void *at;
+	char mode[64];
+
+	ck_assert_uint_lt(gc->len, sizeof(cut));
+	memset(&c, 0, sizeof(c));
+	c.name = gc->name;
+	c.data = gc->text;
+	c.len = (uint32_t)gc->len;
+	c.want = gc->want;
+	c.mlen = (uint32_t)gc->mlen;
+	if (gc->want >= 0) {
+		at = memmem(gc->text, gc->len, gc->match, gc->mlen);
+		ck_assert_ptr_nonnull(at);
+		c.off = (uint32_t)((const char *)at - gc->text);
+	}
+	for (e = 0; e < NENGINES; e++)
+		ms[e] = gated_set(engines[e]);
+	/* Each chunk size, then in two at every offset (a cut in a head). */
+	for (ch = 0; ch < NCHUNKS + gc->len; ch++) {
+		for (k = 0; k <= gc->len; k++)
+			cut[k] = ch >= NCHUNKS ? k == ch - NCHUNKS :
+			    chunks[ch] != 0 ? k % chunks[ch] == 0 :
+			    xorshift32(&seed) % 4 == 0;
+		for (e = NENGINES; e-- > 0;) {
+			snprintf(mode, sizeof(mode), "%s chunk",
+			    engine_names[e]);
+			run_stream(ms[e], &c, cut, &r);
+			check_result(&c, &r, mode, ch < NCHUNKS ?
+			    (long)chunks[ch] : -(long)(ch - NCHUNKS));
+			if (e == NENGINES - 1)
+				ref = r;
+			else
+				ck_assert(same_result(&r, &ref));
+		}
+	}
+	for (e = 0; e < NENGINES; e++)
+		match_set_free(ms[e]);
+}
+END_TEST
+
 /*
  * Random patterns (anchors, \b, lookarounds, classes, quantifiers, nested
  * alternations, caseless) over random bytes, cut at random, with gaps, small
@@ -2136,6 +2264,8 @@ match_suite(void)
 	    (int)(sizeof(escape_cases) / sizeof(escape_cases[0])));
 	tcase_add_loop_test(tc, test_many_case, 0,
 	    (int)(sizeof(many_cases) / sizeof(many_cases[0])));
+	tcase_add_loop_test(tc, test_gated_many, 0,
+	    (int)(sizeof(gated_cases) / sizeof(gated_cases[0])));
 	tcase_add_test(tc, test_random_engines);
 	tcase_add_test(tc, test_long_scans);
 	tcase_add_loop_test(tc, test_recursion_loop, 0, (int)NENGINES);
