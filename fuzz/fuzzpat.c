@@ -8,7 +8,8 @@
  * Literals and regexes in each direction, chosen to reach every path of the
  * streaming matcher: anchors (^ at the stream start only), lookbehind (bytes
  * kept before a partial match), (?m), \b, a match that may span many
- * segments, NUL bytes, and caseless matching. The literals also occur in the
+ * segments, NUL bytes, caseless matching, and unbounded patterns that
+ * Vectorscan gates. The literals also occur in the
  * seeds (fuzz/mkseeds.sh) and dictionaries, so flows that match are common.
  */
 static const struct {
@@ -27,6 +28,9 @@ static const struct {
 	{ "\\bfoo\\d{2,4}bar\\b", 0, MATCH_CLIENT | MATCH_SERVER },
 	{ "(?s)BEGIN.{0,100}END", 0, MATCH_CLIENT | MATCH_SERVER },
 	{ "ab\0cd", 5, MATCH_SERVER },
+	/* Unbounded: searched where Vectorscan finds their heads (gated). */
+	{ "User-Agent: [A-Za-z]+/[0-9]+\\.", 0, MATCH_CLIENT },
+	{ "(GET|POST) /[a-z_]*\\.(php|exe)", 0, MATCH_CLIENT | MATCH_SERVER },
 };
 #define NPATTERNS (sizeof(patterns) / sizeof(patterns[0]))
 

@@ -170,6 +170,8 @@ PATTERN_SEEDS = [
     b"\x06(a)(?1)(?R)?\n(?<n>a)\\k<n>\n(*UCP)\\w\n",
     b"\x00\\p{L}\\P{N}\n[\\x{80}-\\x{ff}]+\n\xff\xfe\x00bytes\r\n",
     b"\x00a{0,65535}\n(?>a+)b\na++b\n(*COMMIT)a|b\n",
+    b"\x00User-Agent: [A-Za-z]+/x\\d\n(GET|POST) /[a-z_]*\\.exe\n"
+    b"id[0-9]=[a-z]+;\nUser-Agent: [A-Za-z]+/x\\d\n",
 ]
 
 
