@@ -31,7 +31,7 @@ NIDS_LIBS = -lnids $(shell $(PKG_CONFIG) --libs gthread-2.0) -lnet -lpcap
 # The build directory depends on the sanitizer so that instrumented and plain
 # objects never mix.
 BUILD = build$(if $(SANITIZER),-$(SANITIZER))
-MODULES = pcapio decode reasm flow match report engine log options kill sandbox
+MODULES = pcapio decode reasm flow hscache match report engine log options kill sandbox
 MODOBJS = $(MODULES:%=$(BUILD)/%.o)
 BIN = $(BUILD)/flowgrep
 
@@ -89,6 +89,8 @@ demo: flowgrep $(BUILD)/mkcap
 	./flowgrep -q -r tests/out/demo.pcap -a 'secret-token' -w tests/out/demo-out.pcap
 	tcpdump -nn -r tests/out/demo-out.pcap
 
+# The tests keep compiled pattern sets of their own, not in ~/.cache.
+check: export FLOWGREP_CACHE_DIR = $(CURDIR)/$(BUILD)/pattern-cache
 check: $(BIN) $(CHECK_BINS) $(TOOL_BINS)
 	@set -e; for t in $(CHECK_BINS); do echo "== $$t"; \
 		CK_TEST_DIR=tests ./$$t; done
@@ -98,6 +100,7 @@ check: $(BIN) $(CHECK_BINS) $(TOOL_BINS)
 	@BUILD=$(BUILD) FLOWGREP=$(BIN) sh tests/e2e_shard.sh
 	@BUILD=$(BUILD) FLOWGREP=$(BIN) sh tests/e2e_props.sh
 	@BUILD=$(BUILD) FLOWGREP=$(BIN) sh tests/e2e_sandbox.sh
+	@BUILD=$(BUILD) FLOWGREP=$(BIN) sh tests/e2e_cache.sh
 	@BUILD=$(BUILD) sh tests/diff_nids.sh
 	@BUILD=$(BUILD) FLOWGREP=$(BIN) sh tests/e2e_adversary.sh
 	@BUILD=$(BUILD) sh fuzz/replay.sh
@@ -130,7 +133,7 @@ FUZZ_CC ?= clang
 FUZZ_BUILD = build-fuzz
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
-FUZZ_MODULES = pcapio decode reasm flow match engine
+FUZZ_MODULES = pcapio decode reasm flow hscache match engine
 FUZZ_OBJS = $(FUZZ_MODULES:%=$(FUZZ_BUILD)/%.o) $(FUZZ_BUILD)/harness.o \
 	$(FUZZ_BUILD)/fuzzpat.o
 FUZZ_NAMES = packet capture patterns

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "hscache.h"
 #include "kill.h"
 #include "log.h"
 #include "match.h"
@@ -409,6 +410,34 @@ log_stream(void *ctx, const struct flow *f, int dir, const uint8_t *p,
 
 /* ---- set-up ---- */
 
+/*
+ * --pattern-cache DIR, else the default directory, unless
+ * --no-pattern-cache. A directory another user could write to is never
+ * used; only one named on the command line is worth a warning.
+ */
+static void
+use_pattern_cache(const struct options *o, struct match_set *ms)
+{
+	char dir[PATH_MAX], errbuf[HSCACHE_ERRBUF_SIZE];
+
+	if (o->no_pattern_cache || o->npatterns == 0)
+		return;
+	if (o->pattern_cache != NULL) {
+		if (snprintf(dir, sizeof(dir), "%s", o->pattern_cache) >=
+		    (int)sizeof(dir))
+			errx(EXIT_TROUBLE, "--pattern-cache: name too long");
+	} else if (!hscache_default_dir(dir, sizeof(dir))) {
+		return;
+	}
+	if (hscache_check_dir(dir, errbuf, sizeof(errbuf)) == -1) {
+		if (o->pattern_cache != NULL)
+			warnx("warning: pattern cache not used: %s", errbuf);
+		return;
+	}
+	if (match_set_cache(ms, dir) == -1)
+		err(EXIT_TROUBLE, "out of memory");
+}
+
 static struct match_set *
 compile_patterns(const struct options *o)
 {
@@ -426,6 +455,7 @@ compile_patterns(const struct options *o)
 			errx(EXIT_TROUBLE, "%s", errbuf);
 	}
 	match_set_limits(ms, (uint32_t)o->window, o->depth);
+	use_pattern_cache(o, ms);
 	/* Vectorscan's database is built now, before the first packet. */
 	(void)match_set_prepare(ms);
 	return ms;
@@ -749,6 +779,13 @@ main(int argc, char **argv)
 	ms = compile_patterns(&opt);
 	memset(&run, 0, sizeof(run));
 	run.opt = &opt;
+	{
+		struct match_mem mm;
+
+		match_set_memory(ms, &mm);
+		run.st.pattern_db_loaded = mm.db_loaded;
+		run.st.pattern_db_stored = mm.db_stored;
+	}
 	open_input(&run);
 	open_actions(&run);
 

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "hscache.h"
 #include "match.h"
 
 /*
@@ -148,6 +150,11 @@
 #define MATCH_TAIL_MAX 4096U
 #define MATCH_STREAMS_MEM_MAX (32U * 1024 * 1024)
 #define MATCH_HS_RETRIES 16
+/*
+ * A database that took this long to compile is stored in the cache
+ * directory (a pattern or two take about a millisecond: not worth a file).
+ */
+#define MATCH_HS_CACHE_MIN_NS (20ULL * 1000 * 1000)
 
 /*
  * The end of a subject whose bytes a scan gathers, and the first bytes a
@@ -290,6 +297,9 @@ struct match_set {
 	hs_stream_t *dg_stream;	/* reset after every datagram */
 	size_t stream_size;
 	size_t db_size, scratch_size;
+	char *cache_dir;	/* compiled databases kept here; NULL: none */
+	bool db_loaded;		/* ms->db came from cache_dir */
+	bool db_stored;		/* ... was compiled and stored there */
 
 	/* Patterns Vectorscan reported in one scan, each once. */
 	int *rep;
@@ -1305,7 +1315,20 @@ match_set_free(struct match_set *ms)
 	pcre2_match_context_free(ms->mctx_slow);
 	pcre2_jit_stack_free(ms->jit_stack);
 	pcre2_jit_stack_free(ms->jit_stack_rec);
+	free(ms->cache_dir);
 	free(ms);
+}
+
+int
+match_set_cache(struct match_set *ms, const char *dir)
+{
+	char *copy = NULL;
+
+	if (dir != NULL && (copy = strdup(dir)) == NULL)
+		return -1;
+	free(ms->cache_dir);
+	ms->cache_dir = copy;
+	return 0;
 }
 
 void
@@ -1617,6 +1640,36 @@ fail:
 	return -1;
 }
 
+static uint64_t
+monotonic_ns(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * With a cache directory: makes the key of what is about to be compiled
+ * (key->bytes stays NULL when there is none) and loads the database stored
+ * under it. True when ms->db came from the cache.
+ */
+static bool
+hs_cached(struct match_set *ms, const char **exprs, const unsigned *flags,
+    const unsigned *ids, unsigned n, const hs_platform_info_t *platp,
+    struct hscache_key *key)
+{
+	key->bytes = NULL;
+	if (ms->cache_dir == NULL || hscache_key_make(key, exprs, flags, ids, n,
+	    HS_MODE_STREAM, platp) == -1)
+		return false;
+	if ((ms->db = hscache_load(ms->cache_dir, key)) == NULL)
+		return false;
+	ms->db_loaded = true;
+	hscache_key_free(key);
+	return true;
+}
+
 /*
  * Compiles the cores of the patterns Vectorscan can run into one streaming
  * database (ids are pattern indexes), with its scratch and the stream
@@ -1632,6 +1685,8 @@ hs_build(struct match_set *ms)
 	struct match_pat *p;
 	hs_compile_error_t *err = NULL;
 	hs_platform_info_t plat, *platp;
+	struct hscache_key key = { NULL, 0 };
+	uint64_t t0;
 	int i, n, tries, bad;
 
 	for (i = n = 0; i < ms->count; i++)
@@ -1671,9 +1726,19 @@ hs_build(struct match_set *ms)
 		}
 		if (n == 0)
 			goto fail;
-		if (hs_compile_multi(exprs, flags, ids, (unsigned)n,
-		    HS_MODE_STREAM, platp, &ms->db, &err) == HS_SUCCESS)
+		if (hs_cached(ms, exprs, flags, ids, (unsigned)n, platp, &key))
 			break;
+		t0 = monotonic_ns();
+		if (hs_compile_multi(exprs, flags, ids, (unsigned)n,
+		    HS_MODE_STREAM, platp, &ms->db, &err) == HS_SUCCESS) {
+			if (key.bytes != NULL &&
+			    monotonic_ns() - t0 >= MATCH_HS_CACHE_MIN_NS)
+				ms->db_stored = hscache_store(ms->cache_dir,
+				    &key, ms->db);
+			hscache_key_free(&key);
+			break;
+		}
+		hscache_key_free(&key);
 		bad = err != NULL ? err->expression : -1;
 		hs_free_compile_error(err);
 		err = NULL;
@@ -1871,6 +1936,8 @@ match_set_memory(const struct match_set *ms, struct match_mem *mm)
 	mm->gated = ms->ngated;
 	mm->expressions = ms->nexpr;
 	mm->db_bytes = ms->db_size;
+	mm->db_loaded = ms->db_loaded;
+	mm->db_stored = ms->db_stored;
 	mm->scratch_bytes = ms->scratch_size;
 	mm->stream_bytes = ms->stream_size;
 	mm->dir_bytes = ms->stream_size + (ms->tail_need[0] > ms->tail_need[1] ?

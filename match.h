@@ -76,6 +76,8 @@ struct match_mem {
 	int gated;		/* ... PCRE2 runs where it finds them */
 	int expressions;	/* expressions in the database */
 	size_t db_bytes;	/* the compiled database */
+	bool db_loaded;		/* loaded from the cache directory */
+	bool db_stored;		/* compiled and stored there */
 	size_t scratch_bytes;
 	size_t dir_bytes;	/* per direction: stream state and tail */
 	size_t stream_bytes;	/* ... of which stream state */
@@ -127,6 +129,15 @@ void match_set_limits(struct match_set *ms, uint32_t window, uint64_t depth);
  * runs on PCRE2, with the same results.
  */
 void match_set_engine(struct match_set *ms, enum match_engine eng);
+
+/*
+ * Keeps compiled Vectorscan databases in dir between runs (see hscache.h):
+ * one is loaded there instead of compiled when one was stored for exactly
+ * the same expressions, and one that took long to compile is stored. NULL
+ * (the default) turns the cache off. Before match_set_prepare(); -1 when
+ * out of memory.
+ */
+int match_set_cache(struct match_set *ms, const char *dir);
 
 /*
  * Compiles the Vectorscan database now rather than at the first feed (call

@@ -98,6 +98,8 @@ enum long_option {
 	OPT_SHARD,
 	OPT_FANOUT,
 	OPT_NO_SANDBOX,
+	OPT_PATTERN_CACHE,
+	OPT_NO_PATTERN_CACHE,
 };
 
 static const struct option long_options[] = {
@@ -117,6 +119,8 @@ static const struct option long_options[] = {
 	{ "shard", required_argument, NULL, OPT_SHARD },
 	{ "fanout", required_argument, NULL, OPT_FANOUT },
 	{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
+	{ "pattern-cache", required_argument, NULL, OPT_PATTERN_CACHE },
+	{ "no-pattern-cache", no_argument, NULL, OPT_NO_PATTERN_CACHE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -426,6 +430,17 @@ options_parse(struct options *o, int argc, char **argv)
 			break;
 		case OPT_NO_PROMISC: o->promisc = false; break;
 		case OPT_NO_SANDBOX: o->no_sandbox = true; break;
+		case OPT_PATTERN_CACHE:
+			if (*optarg == '\0')
+				usage_error("--pattern-cache: empty directory "
+				    "name");
+			o->pattern_cache = optarg;
+			o->no_pattern_cache = false;
+			break;
+		case OPT_NO_PATTERN_CACHE:
+			o->no_pattern_cache = true;
+			o->pattern_cache = NULL;
+			break;
 		case OPT_SHARD: parse_shard(o, optarg); break;
 		case OPT_FANOUT:
 			o->fanout_group = (int)parse_number("--fanout", optarg,

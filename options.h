@@ -40,6 +40,8 @@ struct options {
 	bool print_paths;		/* -x */
 	bool promisc;
 	bool no_sandbox;		/* --no-sandbox */
+	const char *pattern_cache;	/* --pattern-cache; NULL: default */
+	bool no_pattern_cache;		/* --no-pattern-cache */
 	uint32_t shard_index;		/* --shard K/N */
 	uint32_t shard_count;		/* 0: no sharding */
 	int fanout_group;		/* --fanout; -1: none */

@@ -445,6 +445,7 @@ report_stats_json(FILE *out, const struct stats *st)
 		C(packets_held), C(packets_dropped), C(hold_peak_bytes),
 		C(window_overflows), C(depth_reached),
 		C(match_errors), C(match_jit_fallbacks),
+		C(pattern_db_loaded), C(pattern_db_stored),
 	};
 #undef C
 	size_t i;

@@ -70,6 +70,8 @@ struct stats {
 	uint64_t depth_reached;		/* directions that reached --depth */
 	uint64_t match_errors;		/* searches ended by a PCRE2 limit or error */
 	uint64_t match_jit_fallbacks;	/* searches interpreted: JIT stack ran out */
+	uint64_t pattern_db_loaded;	/* 1: the Vectorscan database came from the cache */
+	uint64_t pattern_db_stored;	/* 1: it was compiled and stored in the cache */
 };
 
 #endif
