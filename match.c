@@ -178,6 +178,9 @@ _Static_assert(MATCH_LAST_BYTES == 128, "no_first() keeps two 64-bit masks");
  * last one matched, and get them as slack.
  */
 #define MATCH_PARTIAL_SLACK 2
+/* Gated patterns sharing a head are searched as one from this many on. */
+#define MATCH_GROUP_MIN 3
+#define MATCH_GROUP_MAX 256
 
 /*
  * The patterns a PCRE2 scan runs, as lists of indexes, so that a scan of
@@ -255,6 +258,20 @@ struct match_pat {
 	uint32_t pbound;	/* partial matches start this near the end */
 	char *core;		/* its core for Vectorscan, or NULL */
 	size_t pstart;		/* scratch: its partial search start */
+	int group;		/* gated: its head group (see groups_build()), or -1 */
+};
+
+/*
+ * Gated patterns that share a head (an IOC list has dozens of
+ * "User-Agent: [A-Za-z]+/x\d" lines), as one alternation: when the head is
+ * seen, one partial search of it tells that none of them can be in
+ * progress at the end, where each would search the same bytes on its own.
+ */
+struct match_group {
+	pcre2_code *code;	/* (?:p1)|(?:p2)|..., JIT-compiled; or NULL */
+	uint32_t vgen;		/* searched in this scan (match_set.vgen) ... */
+	size_t from;		/* ... from here ... */
+	bool none;		/* ... and found no partial or complete match */
 };
 
 struct match_set {
@@ -319,6 +336,8 @@ struct match_set {
 	int *gfirst[2];
 	int gfirst_off[2][257];
 	uint32_t *visit, vgen;
+	struct match_group *groups;
+	int ngroups;
 	/* Gated patterns: core reported, head reported and its first end. */
 	uint32_t *gseen;
 	uint32_t *hseen;
@@ -356,6 +375,7 @@ struct match_scan {
 	size_t feed;		/* where the feed starts in subj */
 	uint64_t hs_origin;	/* stream offset of Vectorscan's offset 0 */
 	bool many;		/* patterns enough to gather last[] */
+	bool grouped;		/* scan_partial() may ask the head group */
 	bool last_ok;		/* last[], at[] are gathered */
 	uint8_t last[32];	/* bytes in the last ms->gather */
 	uint64_t at[256][2];	/* ... where: bit j, subj[len - 1 - j] */
@@ -1223,6 +1243,8 @@ mctx_new(void)
 	return mc;
 }
 
+static void groups_free(struct match_set *ms);
+
 struct match_set *
 match_set_new(void)
 {
@@ -1286,6 +1308,7 @@ match_set_free(struct match_set *ms)
 	if (ms == NULL)
 		return;
 	hs_teardown(ms);
+	groups_free(ms);
 	for (i = 0; i < ms->count; i++) {
 		pcre2_code_free(ms->pats[i].code);
 		pcre2_code_free(ms->pats[i].slow);
@@ -1445,6 +1468,126 @@ gates_build(struct match_set *ms)
 	}
 }
 
+static void
+groups_free(struct match_set *ms)
+{
+	int g;
+
+	for (g = 0; g < ms->ngroups; g++)
+		pcre2_code_free(ms->groups[g].code);
+	free(ms->groups);
+	ms->groups = NULL;
+	ms->ngroups = 0;
+}
+
+/*
+ * Can pattern text t go into an alternation as (?:t) and mean the same
+ * there? Gated patterns are in Vectorscan's syntax, which has no \Q, no
+ * (?x) comments and no verbs; this keeps out what could reach past the
+ * closing parenthesis all the same.
+ */
+static bool
+groupable(const struct match_pat *p)
+{
+	static const char *const bad[] = { "#", "\\Q", "\\E", "(?x", "(*",
+	    "(?#" };
+	size_t k;
+
+	if (p->len == 0 || memchr(p->text, '\0', p->len) != NULL ||
+	    p->text[p->len - 1] == '\\')
+		return false;
+	for (k = 0; k < sizeof(bad) / sizeof(bad[0]); k++)
+		if (strstr(p->text, bad[k]) != NULL)
+			return false;
+	return true;
+}
+
+/*
+ * Groups the gated patterns by their leader's head and case, and compiles
+ * each group of MATCH_GROUP_MIN distinct leaders or more (at most
+ * MATCH_GROUP_MAX) into one alternation. A pattern outside any group, or
+ * whose group did not compile, has group -1 and is searched alone.
+ */
+static void
+groups_build(struct match_set *ms)
+{
+	struct match_pat *p, *q;
+	int *size = NULL, i, j, g, n = 0, errcode;
+	PCRE2_SIZE erroff;
+	size_t cap;
+	char *text;
+
+	groups_free(ms);
+	for (i = 0; i < ms->count; i++)
+		ms->pats[i].group = -1;
+	if (ms->ngated < MATCH_GROUP_MIN ||
+	    (ms->groups = calloc((size_t)ms->count, sizeof(*ms->groups))) ==
+	    NULL || (size = calloc((size_t)ms->count, sizeof(*size))) == NULL)
+		goto out;
+	/* Leaders first: a twin takes its leader's group below. */
+	for (i = 0; i < ms->count; i++) {
+		p = &ms->pats[i];
+		if (!p->gated || !p->is_leader || p->head == NULL ||
+		    !groupable(p))
+			continue;
+		for (j = 0; j < i; j++) {
+			q = &ms->pats[j];
+			if (q->group >= 0 && q->is_leader &&
+			    q->caseless == p->caseless &&
+			    size[q->group] < MATCH_GROUP_MAX &&
+			    strcmp(q->head, p->head) == 0)
+				break;
+		}
+		p->group = j < i ? ms->pats[j].group : n++;
+		size[p->group]++;
+	}
+	ms->ngroups = n;
+	for (g = 0; g < n; g++) {
+		if (size[g] < MATCH_GROUP_MIN)
+			continue;
+		cap = 1;
+		for (i = 0; i < ms->count; i++)
+			if (ms->pats[i].is_leader && ms->pats[i].group == g)
+				cap += ms->pats[i].len + 5;
+		if ((text = malloc(cap)) == NULL)
+			continue;
+		cap = 0;
+		for (i = 0; i < ms->count; i++) {
+			p = &ms->pats[i];
+			if (!p->is_leader || p->group != g)
+				continue;
+			memcpy(text + cap, cap == 0 ? "(?:" : "|(?:",
+			    cap == 0 ? 3 : 4);
+			cap += cap == 0 ? 3 : 4;
+			memcpy(text + cap, p->text, p->len);
+			cap += p->len;
+			text[cap++] = ')';
+			j = i;
+		}
+		ms->groups[g].code = pcre2_compile((PCRE2_SPTR)text, cap,
+		    PCRE2_NEVER_UTF | (ms->pats[j].caseless ? PCRE2_CASELESS :
+		    0), &errcode, &erroff, NULL);
+		free(text);
+		if (ms->groups[g].code != NULL &&
+		    pcre2_jit_compile(ms->groups[g].code, PCRE2_JIT_PARTIAL_SOFT)
+		    != 0) {
+			pcre2_code_free(ms->groups[g].code);
+			ms->groups[g].code = NULL;
+		}
+	}
+	/* Groups of one, or that did not compile: searched alone. */
+	for (i = 0; i < ms->count; i++) {
+		p = &ms->pats[i];
+		g = ms->pats[p->leader].group;
+		p->group = p->gated && g >= 0 && ms->groups[g].code != NULL ?
+		    g : -1;
+	}
+out:
+	if (size == NULL)
+		groups_free(ms);
+	free(size);
+}
+
 /* (Re)builds the lists; one that cannot be allocated is not used. */
 static void
 lists_build(struct match_set *ms)
@@ -1463,6 +1606,7 @@ lists_build(struct match_set *ms)
 				ms->lists[l][ms->nlist[l]++] = i;
 	}
 	gates_build(ms);
+	groups_build(ms);
 }
 
 /*
@@ -1927,6 +2071,8 @@ match_set_pattern_fast(const struct match_set *ms, int i)
 void
 match_set_memory(const struct match_set *ms, struct match_mem *mm)
 {
+	int i;
+
 	memset(mm, 0, sizeof(*mm));
 	mm->bytes_max = MATCH_STREAMS_MEM_MAX;
 	if (ms->db == NULL)
@@ -1934,6 +2080,8 @@ match_set_memory(const struct match_set *ms, struct match_mem *mm)
 	mm->fast = ms->nfast;
 	mm->fast_datagram = ms->nfast_dgram;
 	mm->gated = ms->ngated;
+	for (i = 0; i < ms->count; i++)
+		mm->gated_grouped += ms->pats[i].group >= 0;
 	mm->expressions = ms->nexpr;
 	mm->db_bytes = ms->db_size;
 	mm->db_loaded = ms->db_loaded;
@@ -2257,6 +2405,7 @@ scan_init(struct match_scan *sc)
 {
 	sc->pattern = -1;
 	sc->partial = false;
+	sc->grouped = false;
 	sc->overflow = false;
 	sc->gate = false;
 }
@@ -2546,6 +2695,29 @@ gate_partial(const struct match_set *ms, int i, const struct match_scan *sc,
  * fewer than pbound bytes before the end, and the slow partial search need
  * not look further back; for a gated pattern, see gate_partial().
  */
+/*
+ * True when gated pattern p's group, searched from "from" on in this scan,
+ * has no partial and no complete match: then no member has one from there
+ * (a member's partial match is one of the alternation, from the same
+ * start). Anything else, an error too, says nothing.
+ */
+static bool
+group_none(struct match_set *ms, const struct match_pat *p,
+    const struct match_scan *sc, size_t from)
+{
+	struct match_group *gr = &ms->groups[p->group];
+	int rc;
+
+	if (gr->vgen == ms->vgen && (from >= gr->from || !gr->none))
+		return gr->none && from >= gr->from;
+	rc = pcre2_match(gr->code, sc->subj, sc->len, from,
+	    sc->opts | PCRE2_PARTIAL_SOFT, ms->mdata, ms->mctx);
+	gr->vgen = ms->vgen;
+	gr->from = from;
+	gr->none = rc == PCRE2_ERROR_NOMATCH;
+	return gr->none;
+}
+
 static void
 scan_partial(struct match_set *ms, int i, struct match_scan *sc)
 {
@@ -2561,6 +2733,8 @@ scan_partial(struct match_set *ms, int i, struct match_scan *sc)
 	if (sc->len - from > p->pbound)
 		from = sc->len - p->pbound;
 	if (from > sc->len || no_first(ms, p, sc, from))
+		return;
+	if (sc->grouped && p->group >= 0 && group_none(ms, p, sc, from))
 		return;
 	rc = pat_match(ms, p, sc->subj, sc->len, from,
 	    sc->opts | PCRE2_PARTIAL_SOFT);
@@ -2622,7 +2796,9 @@ gated_partial(struct match_set *ms, int i, struct match_scan *sc)
 	ms->visit[i] = ms->vgen;
 	if (ms->gseen[i] != ms->gen)
 		ms->pats[i].pstart = sc->start;	/* no complete match */
+	sc->grouped = true;
 	scan_partial(ms, i, sc);
+	sc->grouped = false;
 }
 
 /*
@@ -2662,6 +2838,8 @@ scan_hybrid(struct match_set *ms, struct match_scan *sc, int dir)
 		scan_partial(ms, idx[k], sc);
 	if (++ms->vgen == 0) {
 		memset(ms->visit, 0, (size_t)ms->count * sizeof(*ms->visit));
+		for (k = 0; k < ms->ngroups; k++)
+			ms->groups[k].vgen = 0;
 		ms->vgen = 1;
 	}
 	if (sc->start < sc->feed) {

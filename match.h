@@ -74,6 +74,7 @@ struct match_mem {
 	int fast;		/* patterns Vectorscan runs for streams */
 	int fast_datagram;	/* ... and for datagrams */
 	int gated;		/* ... PCRE2 runs where it finds them */
+	int gated_grouped;	/* ... of which searched with others of their head */
 	int expressions;	/* expressions in the database */
 	size_t db_bytes;	/* the compiled database */
 	bool db_loaded;		/* loaded from the cache directory */

@@ -1669,7 +1669,7 @@ same_result(const struct result *a, const struct result *b)
 
 /* ---- many gated patterns: only those that can match are visited ---- */
 
-#define GATED_FAMILIES 5
+#define GATED_FAMILIES 6
 #define GATED_PER 12
 
 static struct match_set *
@@ -1681,6 +1681,7 @@ gated_set(enum match_engine eng)
 		"X-Key-%d: [0-9a-f]+\r",
 		"token%d=[A-Z]+!",	/* caseless */
 		"\\x00q%d[a-z]*\\x00",
+		"UA: [A-Za-z]+/v%d;",	/* one head: searched as a group */
 	};
 	struct match_set *ms = match_set_new();
 	struct match_mem mm;
@@ -1698,8 +1699,10 @@ gated_set(enum match_engine eng)
 	many_add(ms, "fast-[0-9]{3}-two", false);
 	(void)match_set_prepare(ms);
 	match_set_memory(ms, &mm);
-	if (eng == MATCH_ENGINE_VECTORSCAN)
+	if (eng == MATCH_ENGINE_VECTORSCAN) {
 		ck_assert_int_eq(mm.gated, GATED_FAMILIES * GATED_PER);
+		ck_assert_int_eq(mm.gated_grouped, GATED_PER);
+	}
 	return ms;
 }
 
@@ -1723,7 +1726,7 @@ struct gated_case {
 #define Z "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"
 #define NEAR "GET /tok1 " Z "POST /tok2ab " Z "id3=ab " Z "X-Key-4: 0a " \
 	Z "TOKEN5=AB " Z "\0q6ab " Z "q7 " Z "POST /tok1" "0 " Z "id1 " Z \
-	"X-Key-11: " Z
+	"X-Key-11: " Z "UA: Mozilla/5.0 " Z "UA: Moz/v" Z "UA: Moz/v1" Z
 #define LONG "GET /tok3abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz" \
 	"abcdefghijklmnopqrstuvwxyz"
 static const struct gated_case gated_cases[] = {
@@ -1736,7 +1739,14 @@ static const struct gated_case gated_cases[] = {
 	{ "the long partial matches", T(NEAR LONG ".exe " "id8=xyz;"),
 	    T(LONG ".exe"), 3 },
 	{ "a fast one first", T(NEAR "fast-123-two X-Key-2: ff\r" Z),
-	    T("fast-123-two"), 61 },
+	    T("fast-123-two"), 73 },
+	{ "UA", T(NEAR "UA: Mozilla/v7;" Z), T("UA: Mozilla/v7;"), 67 },
+	{ "UA after dead ones", T(NEAR "UA: Moz/v UA: Moz/v1 UA: Abc/v11;" Z),
+	    T("UA: Abc/v11;"), 71 },
+	{ "UA, a long name", T(NEAR "UA: " "abcdefghijklmnopqrstuvwxyz"
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ/v0;"),
+	    T("UA: abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ/v0;"), 60 },
 };
 
 /*
