@@ -2732,7 +2732,14 @@ scan_partial(struct match_set *ms, int i, struct match_scan *sc)
 		from = gate_partial(ms, i, sc, from);
 	if (sc->len - from > p->pbound)
 		from = sc->len - p->pbound;
-	if (from > sc->len || no_first(ms, p, sc, from))
+	if (from > sc->len)
+		return;
+	/* A group member after the first: its answer is known. */
+	if (sc->grouped && p->group >= 0 &&
+	    ms->groups[p->group].vgen == ms->vgen &&
+	    ms->groups[p->group].none && from >= ms->groups[p->group].from)
+		return;
+	if (no_first(ms, p, sc, from))
 		return;
 	if (sc->grouped && p->group >= 0 && group_none(ms, p, sc, from))
 		return;
