@@ -385,6 +385,31 @@ head -c 24 "$F" >"$SCRATCH/empty.pcap"
 	--pattern-cache "$SCRATCH/pcache" -w /dev/null 2>/dev/null
 [ -n "$(ls "$SCRATCH/pcache" 2>/dev/null)" ] || say "bench: the pattern cache stayed empty"
 run_group "main capture, $BENCH_MB MiB, $BENCH_RUNS rounds" "${MAIN_IDS[@]}"
+
+# The floor under the pattern-file ratio: Vectorscan alone (bench/hsalone.c)
+# over every TCP payload of F, with one pattern and with P1000, three times
+# each, alternated; the medians of its own scan times (compile left out).
+HS_FLOOR=
+read -r -a HS_CFLAGS <<<"$(pkg-config --cflags libhs)"
+read -r -a HS_LIBS <<<"$(pkg-config --libs libhs)"
+if cc -O2 -D_GNU_SOURCE "${HS_CFLAGS[@]}" -o "$SCRATCH/hsalone" \
+	"$ROOT/bench/hsalone.c" "${HS_LIBS[@]}" -ldl 2>"$SCRATCH/hsalone.err"; then
+	echo "$CANARY" >"$SCRATCH/p1.txt"
+	: >"$SCRATCH/hs-p1"
+	: >"$SCRATCH/hs-p1000"
+	for r in 1 2 3; do
+		for p in p1 p1000; do
+			cat "$F" >/dev/null
+			"$SCRATCH/hsalone" "$SCRATCH/$p.txt" "$F" |
+				sed -n 's/.*scan \([0-9.]*\) s.*/\1/p' >>"$SCRATCH/hs-$p"
+		done
+	done
+	HS_P1=$(sort -n "$SCRATCH/hs-p1" | sed -n 2p)
+	HS_P1000=$(sort -n "$SCRATCH/hs-p1000" | sed -n 2p)
+	[ -n "$HS_P1" ] && [ -n "$HS_P1000" ] && HS_FLOOR=1
+else
+	say "bench: bench/hsalone.c did not build: $(head -1 "$SCRATCH/hsalone.err")"
+fi
 run_group "small capture, $SMALL_MB MiB, $BENCH_RUNS rounds" "${SMALL_IDS[@]}"
 if [ "$BENCH_BIG" = 1 ]; then
 	run_group "peak RSS: $BIG_MB MiB against $BENCH_MB MiB, $BENCH_RUNS rounds" "${BIG_IDS[@]}"
@@ -629,6 +654,11 @@ done | sort -n | awk '{ v[NR] = $1 } END { if (NR) printf "median %d%%, max %d%%
 	echo "| flowgrep 100 patterns / 1 | $(ratio fg-p100 fg) |"
 	echo "| flowgrep 1000 patterns / 1, compiled in the run | $(ratio fg-p1000 fg 2) |"
 	echo "| flowgrep 1000 patterns / 1, from the pattern cache | $(ratio fg-p1000c fg 2) |"
+	if [ -n "$HS_FLOOR" ] && [ -n "${MED[fg]:-}" ]; then
+		awk -v fg="${MED[fg]}" -v a="$HS_P1" -v b="$HS_P1000" 'BEGIN {
+			printf "| floor of the above: (flowgrep 1 pattern + Vectorscan alone P1000 − Vectorscan alone 1) / flowgrep 1 pattern | %.2f | – | – |\n", (fg + b - a) / fg
+		}'
+	fi
 	echo "| flowgrep / tcpdump -w /dev/null | $(ratio fg tcpdump) |"
 	echo "| flowgrep / cat | $(ratio fg cat) |"
 	echo "| ngrep / flowgrep, $SMALL_MB MiB | $(ratio s-ngrep s-fg) |"
@@ -643,6 +673,14 @@ done | sort -n | awk '{ v[NR] = $1 } END { if (NR) printf "median %d%%, max %d%%
 		echo "| flowgrep peak RSS, file, $BIG_MB MiB | not run (BENCH_BIG=1) | ≤ 64 MiB | – |"
 	fi
 	echo
+	if [ -n "$HS_FLOOR" ]; then
+		echo "Vectorscan alone (\`bench/hsalone.c\`: read() the capture, walk the records,"
+		echo "scan every TCP payload with one block-mode database, the implementation flowgrep"
+		echo "calls; no flows, no PCRE2), medians of 3 scan times, compile left out:"
+		echo "one pattern $HS_P1 s, P1000 $HS_P1000 s. What P1000 adds there is the least it"
+		echo "can add to flowgrep's one-pattern time (the floor row above)."
+		echo
+	fi
 	echo "## Correctness"
 	echo
 	echo "Canary flows (ground-truth TSV) in each tool's output of its last run;"
