@@ -2702,6 +2702,15 @@ gate_partial(const struct match_set *ms, int i, const struct match_scan *sc,
  * start). Anything else, an error too, says nothing.
  */
 static bool
+group_known_none(const struct match_set *ms, const struct match_pat *p,
+    size_t from)
+{
+	const struct match_group *gr = &ms->groups[p->group];
+
+	return gr->vgen == ms->vgen && gr->none && from >= gr->from;
+}
+
+static bool
 group_none(struct match_set *ms, const struct match_pat *p,
     const struct match_scan *sc, size_t from)
 {
@@ -2735,9 +2744,7 @@ scan_partial(struct match_set *ms, int i, struct match_scan *sc)
 	if (from > sc->len)
 		return;
 	/* A group member after the first: its answer is known. */
-	if (sc->grouped && p->group >= 0 &&
-	    ms->groups[p->group].vgen == ms->vgen &&
-	    ms->groups[p->group].none && from >= ms->groups[p->group].from)
+	if (sc->grouped && p->group >= 0 && group_known_none(ms, p, from))
 		return;
 	if (no_first(ms, p, sc, from))
 		return;
