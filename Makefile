@@ -31,7 +31,7 @@ NIDS_LIBS = -lnids $(shell $(PKG_CONFIG) --libs gthread-2.0) -lnet -lpcap
 # The build directory depends on the sanitizer so that instrumented and plain
 # objects never mix.
 BUILD = build$(if $(SANITIZER),-$(SANITIZER))
-MODULES = pcapio decode reasm flow hscache match report engine log options kill sandbox
+MODULES = pcapio decode reasm flow hscache littrie match report engine log options kill sandbox
 MODOBJS = $(MODULES:%=$(BUILD)/%.o)
 BIN = $(BUILD)/flowgrep
 
@@ -133,7 +133,7 @@ FUZZ_CC ?= clang
 FUZZ_BUILD = build-fuzz
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
-FUZZ_MODULES = pcapio decode reasm flow hscache match engine
+FUZZ_MODULES = pcapio decode reasm flow hscache littrie match engine
 FUZZ_OBJS = $(FUZZ_MODULES:%=$(FUZZ_BUILD)/%.o) $(FUZZ_BUILD)/harness.o \
 	$(FUZZ_BUILD)/fuzzpat.o
 FUZZ_NAMES = packet capture patterns

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "hscache.h"
+#include "littrie.h"
 #include "match.h"
 
 /*
@@ -329,12 +330,14 @@ struct match_set {
 	int *hrep, nhrep;
 	/*
 	 * Per direction, of its gated patterns (LIST_GATED_*): those
-	 * scan_hybrid() visits every time, and the others under each of their
-	 * first bytes; visit[i] == vgen: visited in this scan.
+	 * scan_hybrid() visits every time, those under each of their
+	 * first bytes, and the rest (most) under their literals in gtrie;
+	 * visit[i] == vgen: visited in this scan.
 	 */
 	int *galways[2], ngalways[2];
 	int *gfirst[2];
 	int gfirst_off[2][257];
+	struct littrie *gtrie[2][2];	/* [dir][caseless] */
 	uint32_t *visit, vgen;
 	struct match_group *groups;
 	int ngroups;
@@ -1330,6 +1333,8 @@ match_set_free(struct match_set *ms)
 	for (i = 0; i < 2; i++) {
 		free(ms->galways[i]);
 		free(ms->gfirst[i]);
+		littrie_free(ms->gtrie[i][0]);
+		littrie_free(ms->gtrie[i][1]);
 	}
 	free(ms->cbuf);
 	pcre2_match_data_free(ms->mdata);
@@ -1404,8 +1409,54 @@ gate_always(const struct match_set *ms, const struct match_pat *p)
 }
 
 /*
+ * True when gated pattern p is found by its literals (gates_build()): a
+ * partial search of it looks only within the bytes gathered, and only at
+ * positions where one of its literals starts or begins to (no_first()).
+ */
+static bool
+gate_by_lits(const struct match_set *ms, const struct match_pat *p)
+{
+	return p->has_first && p->nlits > 0 && p->hbound <= ms->gather;
+}
+
+/*
+ * Literals of a direction's gated patterns, caseless or not, in a trie;
+ * NULL for none. False when out of memory.
+ */
+static bool
+gate_trie(const struct match_set *ms, const int *idx, int n, bool caseless,
+    struct littrie **tp)
+{
+	const struct match_pat *p;
+	struct littrie *t = NULL;
+	int k, j;
+
+	*tp = NULL;
+	for (k = 0; k < n; k++) {
+		p = &ms->pats[idx[k]];
+		if (!gate_by_lits(ms, p) || p->caseless != caseless)
+			continue;
+		if (t == NULL && (t = littrie_new(caseless)) == NULL)
+			return false;
+		for (j = 0; j < p->nlits; j++)
+			if (littrie_add(t, (const uint8_t *)p->lits[j],
+			    p->litlen[j], idx[k]) != 0) {
+				littrie_free(t);
+				return false;
+			}
+	}
+	if (t != NULL && littrie_seal(t) != 0) {
+		littrie_free(t);
+		return false;
+	}
+	*tp = t;
+	return true;
+}
+
+/*
  * (Re)builds the per-direction index of the gated patterns for
- * scan_hybrid(); without its memory (or the lists') none is used.
+ * scan_hybrid(); without its memory (or the lists') none is used. Without
+ * the trie's, the patterns it would hold go under their first bytes.
  */
 static void
 gates_build(struct match_set *ms)
@@ -1414,13 +1465,17 @@ gates_build(struct match_set *ms)
 	const int *idx;
 	int d, k, j, i, n, *off;
 	enum list l;
+	bool trie;
 
 	free(ms->visit);
 	ms->visit = NULL;
 	for (d = 0; d < 2; d++) {
 		free(ms->galways[d]);
 		free(ms->gfirst[d]);
+		littrie_free(ms->gtrie[d][0]);
+		littrie_free(ms->gtrie[d][1]);
 		ms->galways[d] = ms->gfirst[d] = NULL;
+		ms->gtrie[d][0] = ms->gtrie[d][1] = NULL;
 		ms->ngalways[d] = 0;
 	}
 	if (ms->count == 0 ||
@@ -1443,9 +1498,17 @@ gates_build(struct match_set *ms)
 			ms->galways[d] = ms->gfirst[d] = NULL;
 			continue;
 		}
+		trie = gate_trie(ms, idx, n, false, &ms->gtrie[d][0]) &&
+		    gate_trie(ms, idx, n, true, &ms->gtrie[d][1]);
+		if (!trie) {
+			littrie_free(ms->gtrie[d][0]);
+			ms->gtrie[d][0] = NULL;
+		}
 		/* Counted per first byte, then placed (off[b + 1] is b's end). */
 		for (k = 0; k < n; k++) {
 			p = &ms->pats[idx[k]];
+			if (trie && gate_by_lits(ms, p))
+				continue;
 			if (gate_always(ms, p))
 				ms->galways[d][ms->ngalways[d]++] = idx[k];
 			else
@@ -1456,7 +1519,7 @@ gates_build(struct match_set *ms)
 			off[i + 1] += off[i];
 		for (k = 0; k < n; k++) {
 			p = &ms->pats[idx[k]];
-			if (gate_always(ms, p))
+			if ((trie && gate_by_lits(ms, p)) || gate_always(ms, p))
 				continue;
 			for (j = 0; j < p->nfirst; j++)
 				ms->gfirst[d][off[p->firsts[j]]++] = idx[k];
@@ -2815,6 +2878,20 @@ gated_partial(struct match_set *ms, int i, struct match_scan *sc)
 	sc->grouped = false;
 }
 
+struct gated_visitor {
+	struct match_set *ms;
+	struct match_scan *sc;
+};
+
+/* A gated pattern whose literal the trie found near the end. */
+static void
+gated_visit(void *ctx, int i)
+{
+	struct gated_visitor *v = ctx;
+
+	gated_partial(v->ms, i, v->sc);
+}
+
 /*
  * scan_all() for the PCRE2 patterns of a direction Vectorscan scanned,
  * visiting only the gated patterns that can match here, as an IOC list has
@@ -2831,7 +2908,9 @@ scan_hybrid(struct match_set *ms, struct match_scan *sc, int dir)
 	enum list plain = dir == 0 ? LIST_PLAIN_CLIENT : LIST_PLAIN_SERVER;
 	enum list gated = dir == 0 ? LIST_GATED_CLIENT : LIST_GATED_SERVER;
 	const int *idx = ms->lists[plain], *g;
-	int k, b, e, w, q;
+	struct gated_visitor v;
+	size_t from;
+	int k, b, e, w, q, c;
 	uint64_t bits;
 
 	if (idx == NULL || ms->lists[gated] == NULL || ms->visit == NULL ||
@@ -2868,6 +2947,18 @@ scan_hybrid(struct match_set *ms, struct match_scan *sc, int dir)
 		gated_partial(ms, ms->hrep[k], sc);
 	for (k = 0; k < ms->ngalways[dir]; k++)
 		gated_partial(ms, ms->galways[dir][k], sc);
+	/* Where gate_partial() lets such a pattern's search start. */
+	from = sc->len > ms->gather ? sc->len - ms->gather : 0;
+	if (from < sc->start)
+		from = sc->start;
+	v.ms = ms;
+	v.sc = sc;
+	for (c = 0; c < 2; c++)
+		if (ms->gtrie[dir][c] != NULL)
+			littrie_tail(ms->gtrie[dir][c], sc->subj, sc->len,
+			    from, gated_visit, &v);
+	if (ms->gfirst_off[dir][256] == 0)
+		return;
 	gather_last(ms, sc);
 	for (w = 0; w < 4; w++) {
 		/* Byte 8q + j is bit j of last[8w + q]: bit 8q + j here. */
