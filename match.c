@@ -338,6 +338,7 @@ struct match_set {
 	int *gfirst[2];
 	int gfirst_off[2][257];
 	struct littrie *gtrie[2][2];	/* [dir][caseless] */
+	bool gtrie_ok[2];		/* per direction: the trie is built */
 	uint32_t *visit, vgen;
 	struct match_group *groups;
 	int ngroups;
@@ -1476,6 +1477,7 @@ gates_build(struct match_set *ms)
 		littrie_free(ms->gtrie[d][1]);
 		ms->galways[d] = ms->gfirst[d] = NULL;
 		ms->gtrie[d][0] = ms->gtrie[d][1] = NULL;
+		ms->gtrie_ok[d] = false;
 		ms->ngalways[d] = 0;
 	}
 	if (ms->count == 0 ||
@@ -1504,6 +1506,7 @@ gates_build(struct match_set *ms)
 			littrie_free(ms->gtrie[d][0]);
 			ms->gtrie[d][0] = NULL;
 		}
+		ms->gtrie_ok[d] = trie;
 		/* Counted per first byte, then placed (off[b + 1] is b's end). */
 		for (k = 0; k < n; k++) {
 			p = &ms->pats[idx[k]];
@@ -2626,7 +2629,7 @@ lit_may_start(const struct match_pat *p, const uint8_t *s, size_t n)
 }
 
 /*
- * True when no byte of subj[from, len) can start a match of p. A partial
+ * True when no byte of subj[from, to) can start a match of p. A partial
  * match starts at such a byte too, or at len, where it inspected only
  * bytes before it (such as (?<=abc)def on "abc"), which is as good as none:
  * the bytes from len on are retained either way. PCRE2 makes the same
@@ -2667,7 +2670,7 @@ gather_last(const struct match_set *ms, struct match_scan *sc)
 
 static bool
 no_first(const struct match_set *ms, const struct match_pat *p,
-    struct match_scan *sc, size_t from)
+    struct match_scan *sc, size_t from, size_t to)
 {
 	const uint8_t *subj = sc->subj, *at;
 	size_t i, len = sc->len, n = len - from;
@@ -2694,6 +2697,14 @@ no_first(const struct match_set *ms, const struct match_pat *p,
 		} else if (n < 128) {
 			m[1] &= ((uint64_t)1 << (n - 64)) - 1;
 		}
+		/* And before "to": j >= len - to. */
+		if (len - to >= 64) {
+			m[0] = 0;
+			m[1] &= len - to >= 128 ? 0 :
+			    ~(((uint64_t)1 << (len - to - 64)) - 1);
+		} else {
+			m[0] &= ~(((uint64_t)1 << (len - to)) - 1);
+		}
 		for (w = 0; w < 2; w++)
 			for (; m[w] != 0; m[w] &= m[w] - 1) {
 				bit = (uint64_t)__builtin_ctzll(m[w]);
@@ -2706,8 +2717,8 @@ no_first(const struct match_set *ms, const struct match_pat *p,
 	if (p->nfirst > 0) {
 		/* Few first bytes over many: memchr() finds them faster. */
 		for (k = 0; k < p->nfirst; k++)
-			for (i = from; i < len; i = (size_t)(at - subj) + 1) {
-				at = memchr(subj + i, p->firsts[k], len - i);
+			for (i = from; i < to; i = (size_t)(at - subj) + 1) {
+				at = memchr(subj + i, p->firsts[k], to - i);
 				if (at == NULL)
 					break;
 				if (lit_may_start(p, at, len - (size_t)(at -
@@ -2716,7 +2727,7 @@ no_first(const struct match_set *ms, const struct match_pat *p,
 			}
 		return true;
 	}
-	for (i = from; i < len; i++)
+	for (i = from; i < to; i++)
 		if ((p->first[subj[i] >> 3] & (1U << (subj[i] & 7))) != 0 &&
 		    lit_may_start(p, subj + i, len - i))
 			return false;
@@ -2795,7 +2806,7 @@ scan_partial(struct match_set *ms, int i, struct match_scan *sc)
 {
 	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(ms->mdata);
 	struct match_pat *p = &ms->pats[i];
-	size_t from = p->pstart;
+	size_t from = p->pstart, to;
 	int rc;
 
 	if (from > sc->len)
@@ -2809,7 +2820,17 @@ scan_partial(struct match_set *ms, int i, struct match_scan *sc)
 	/* A group member after the first: its answer is known. */
 	if (sc->grouped && p->group >= 0 && group_known_none(ms, p, from))
 		return;
-	if (no_first(ms, p, sc, from))
+	/*
+	 * A partial match starting at or after the earliest one found so far
+	 * changes nothing: only starts before it are looked for.
+	 */
+	to = sc->len;
+	if (sc->partial && sc->ps < to) {
+		to = sc->ps;
+		if (from >= to)
+			return;
+	}
+	if (no_first(ms, p, sc, from, to))
 		return;
 	if (sc->grouped && p->group >= 0 && group_none(ms, p, sc, from))
 		return;
@@ -2935,28 +2956,36 @@ scan_hybrid(struct match_set *ms, struct match_scan *sc, int dir)
 			ms->groups[k].vgen = 0;
 		ms->vgen = 1;
 	}
-	if (sc->start < sc->feed) {
-		g = ms->lists[gated];
-		for (k = 0; k < ms->nlist[gated]; k++)
-			gated_partial(ms, g[k], sc);
-		return;
-	}
 	for (k = 0; k < ms->ngrep; k++)
 		gated_partial(ms, ms->grep[k], sc);
 	for (k = 0; k < ms->nhrep; k++)
 		gated_partial(ms, ms->hrep[k], sc);
-	for (k = 0; k < ms->ngalways[dir]; k++)
-		gated_partial(ms, ms->galways[dir][k], sc);
-	/* Where gate_partial() lets such a pattern's search start. */
-	from = sc->len > ms->gather ? sc->len - ms->gather : 0;
-	if (from < sc->start)
-		from = sc->start;
+	/*
+	 * Where gate_partial() lets the search of a pattern of the trie start
+	 * (one Vectorscan did not report): from the scan's start when bytes
+	 * were retained, else within the bytes gathered.
+	 */
+	from = sc->start;
+	if (sc->start < sc->feed) {
+		g = ms->lists[gated];
+		for (k = 0; k < ms->nlist[gated]; k++)
+			if (!ms->gtrie_ok[dir] ||
+			    !gate_by_lits(ms, &ms->pats[g[k]]))
+				gated_partial(ms, g[k], sc);
+	} else {
+		for (k = 0; k < ms->ngalways[dir]; k++)
+			gated_partial(ms, ms->galways[dir][k], sc);
+		if (sc->len > ms->gather && sc->len - ms->gather > from)
+			from = sc->len - ms->gather;
+	}
 	v.ms = ms;
 	v.sc = sc;
 	for (c = 0; c < 2; c++)
 		if (ms->gtrie[dir][c] != NULL)
 			littrie_tail(ms->gtrie[dir][c], sc->subj, sc->len,
 			    from, gated_visit, &v);
+	if (sc->start < sc->feed)
+		return;
 	if (ms->gfirst_off[dir][256] == 0)
 		return;
 	gather_last(ms, sc);

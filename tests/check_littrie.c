@@ -132,7 +132,7 @@ START_TEST(test_random)
 	int round, n, id;
 	bool caseless, want;
 
-	for (round = 0; round < 400; round++) {
+	for (round = 0; round < 200; round++) {
 		caseless = round % 2 == 1;
 		t = littrie_new(caseless);
 		ck_assert_ptr_nonnull(t);
@@ -176,6 +176,7 @@ littrie_suite(void)
 	Suite *s = suite_create("littrie");
 	TCase *tc = tcase_create("tail");
 
+	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_examples);
 	tcase_add_test(tc, test_random);
 	suite_add_tcase(s, tc);
