@@ -1569,6 +1569,47 @@ groupable(const struct match_pat *p)
 }
 
 /*
+ * The length of the text that every leader of group g starts with, in
+ * whole top-level atoms: the group's alternation matches it once, as
+ * p(?:r1|r2|...), rather than once per member (an unanchored partial
+ * search runs at every byte). 0 when a leader has a top-level | or is
+ * read otherwise than written (see form_parse()).
+ */
+static size_t
+group_prefix(const struct match_set *ms, int g)
+{
+	const struct match_pat *p, *first = NULL;
+	size_t n = 0, k, i;
+	struct form f;
+	int j;
+
+	for (j = 0; j < ms->count; j++) {
+		p = &ms->pats[j];
+		if (!p->is_leader || p->group != g)
+			continue;
+		if (form_parse(p->text, p->len, &f) != 0)
+			return 0;
+		if (f.top_alt || f.len != p->len ||
+		    memcmp(f.text, p->text, p->len) != 0) {
+			form_free(&f);
+			return 0;
+		}
+		/* Atoms ending within the first leader's prefix, the same. */
+		for (k = 0, i = 0; k < f.natoms; k++) {
+			if (first != NULL && (f.atoms[k].end > n ||
+			    memcmp(p->text, first->text, f.atoms[k].end) != 0))
+				break;
+			i = f.atoms[k].end;
+		}
+		form_free(&f);
+		n = i;
+		if (first == NULL)
+			first = p;
+	}
+	return n;
+}
+
+/*
  * Groups the gated patterns by their leader's head and case, and compiles
  * each group of MATCH_GROUP_MIN distinct leaders or more (at most
  * MATCH_GROUP_MAX) into one alternation. A pattern outside any group, or
@@ -1580,7 +1621,7 @@ groups_build(struct match_set *ms)
 	struct match_pat *p, *q;
 	int *size = NULL, i, j, g, n = 0, errcode;
 	PCRE2_SIZE erroff;
-	size_t cap;
+	size_t cap, pre;
 	char *text;
 
 	groups_free(ms);
@@ -1611,7 +1652,8 @@ groups_build(struct match_set *ms)
 	for (g = 0; g < n; g++) {
 		if (size[g] < MATCH_GROUP_MIN)
 			continue;
-		cap = 1;
+		pre = group_prefix(ms, g);
+		cap = 4;
 		for (i = 0; i < ms->count; i++)
 			if (ms->pats[i].is_leader && ms->pats[i].group == g)
 				cap += ms->pats[i].len + 5;
@@ -1622,14 +1664,21 @@ groups_build(struct match_set *ms)
 			p = &ms->pats[i];
 			if (!p->is_leader || p->group != g)
 				continue;
-			memcpy(text + cap, cap == 0 ? "(?:" : "|(?:",
-			    cap == 0 ? 3 : 4);
-			cap += cap == 0 ? 3 : 4;
-			memcpy(text + cap, p->text, p->len);
-			cap += p->len;
+			if (cap == 0) {
+				memcpy(text, p->text, pre);
+				cap = pre;
+				memcpy(text + cap, "(?:(?:", 6);
+				cap += 6;
+			} else {
+				memcpy(text + cap, "|(?:", 4);
+				cap += 4;
+			}
+			memcpy(text + cap, p->text + pre, p->len - pre);
+			cap += p->len - pre;
 			text[cap++] = ')';
 			j = i;
 		}
+		text[cap++] = ')';
 		ms->groups[g].code = pcre2_compile((PCRE2_SPTR)text, cap,
 		    PCRE2_NEVER_UTF | (ms->pats[j].caseless ? PCRE2_CASELESS :
 		    0), &errcode, &erroff, NULL);
