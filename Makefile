@@ -101,6 +101,7 @@ check: $(BIN) $(CHECK_BINS) $(TOOL_BINS)
 	@BUILD=$(BUILD) FLOWGREP=$(BIN) sh tests/e2e_props.sh
 	@BUILD=$(BUILD) FLOWGREP=$(BIN) sh tests/e2e_sandbox.sh
 	@BUILD=$(BUILD) FLOWGREP=$(BIN) sh tests/e2e_cache.sh
+	@BUILD=$(BUILD) FLOWGREP=$(BIN) sh tests/e2e_ioc.sh
 	@BUILD=$(BUILD) sh tests/diff_nids.sh
 	@BUILD=$(BUILD) FLOWGREP=$(BIN) sh tests/e2e_adversary.sh
 	@BUILD=$(BUILD) sh fuzz/replay.sh
