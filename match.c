@@ -245,6 +245,8 @@ struct match_pat {
 	int dir_pat[2];		/* leader: lowest twin of each direction */
 	unsigned earlier_dirs;	/* directions of lower twins */
 	char *head;		/* leader: its head for Vectorscan, or NULL */
+	int head_rep;		/* leader whose head is in the database */
+	int head_next;		/* next leader with the same head, or -1 */
 	bool has_first;		/* first[] holds every byte a match starts
 				   with */
 	uint8_t first[32];	/* a bitmap of bytes */
@@ -1934,6 +1936,62 @@ hs_cached(struct match_set *ms, const char **exprs, const unsigned *flags,
  * database (ids are pattern indexes), with its scratch and the stream
  * datagrams are scanned through. On failure every pattern runs on PCRE2.
  */
+struct head_ref {
+	const char *head;
+	bool caseless;
+	int i;
+};
+
+static int
+head_cmp(const void *a, const void *b)
+{
+	const struct head_ref *x = a, *y = b;
+	int c;
+
+	if (x->caseless != y->caseless)
+		return x->caseless ? 1 : -1;
+	if ((c = strcmp(x->head, y->head)) != 0)
+		return c;
+	return (x->i > y->i) - (x->i < y->i);
+}
+
+/*
+ * Leaders with the same head and case put it in the database once, under
+ * the lowest of them (head_rep), and the others are found from there
+ * (head_next): an IOC list has dozens of "User-Agent: " heads, and each
+ * would be reported at every one in the traffic. False when out of memory.
+ */
+static bool
+heads_share(struct match_set *ms)
+{
+	struct head_ref *r;
+	struct match_pat *p;
+	int i, n = 0, k;
+
+	if ((r = malloc((size_t)(ms->count > 0 ? ms->count : 1) *
+	    sizeof(*r))) == NULL)
+		return false;
+	for (i = 0; i < ms->count; i++) {
+		p = &ms->pats[i];
+		p->head_rep = i;
+		p->head_next = -1;
+		if (p->is_leader && p->fast_dgram && p->head != NULL) {
+			r[n].head = p->head;
+			r[n].caseless = p->caseless;
+			r[n++].i = i;
+		}
+	}
+	qsort(r, (size_t)n, sizeof(*r), head_cmp);
+	for (k = 1; k < n; k++)
+		if (r[k].caseless == r[k - 1].caseless &&
+		    strcmp(r[k].head, r[k - 1].head) == 0) {
+			ms->pats[r[k].i].head_rep = ms->pats[r[k - 1].i].head_rep;
+			ms->pats[r[k - 1].i].head_next = r[k].i;
+		}
+	free(r);
+	return true;
+}
+
 static void
 hs_build(struct match_set *ms)
 {
@@ -1967,6 +2025,8 @@ hs_build(struct match_set *ms)
 	    ms->hend == NULL || ms->grep == NULL || ms->hrep == NULL)
 		goto fail;
 	ms->rep_cap = ms->count;
+	if (!heads_share(ms))
+		goto fail;
 	/* Cores under their index, heads under count + index. */
 	for (tries = 0; tries <= MATCH_HS_RETRIES; tries++) {
 		n = 0;
@@ -1977,7 +2037,7 @@ hs_build(struct match_set *ms)
 			flags[n] = p->caseless ? HS_FLAG_CASELESS : 0;
 			exprs[n] = p->core;
 			ids[n++] = (unsigned)i;
-			if (p->head == NULL)
+			if (p->head == NULL || p->head_rep != i)
 				continue;
 			flags[n] = flags[n - 1];
 			exprs[n] = p->head;
@@ -2005,9 +2065,13 @@ hs_build(struct match_set *ms)
 		if (bad < 0 || bad >= n)
 			goto fail;
 		if (ids[bad] >= (unsigned)ms->count) {
-			p = &ms->pats[ids[bad] - (unsigned)ms->count];
-			free(p->head);
-			p->head = NULL;
+			/* Every leader sharing the head loses it. */
+			for (i = (int)(ids[bad] - (unsigned)ms->count); i >= 0;
+			    i = p->head_next) {
+				p = &ms->pats[i];
+				free(p->head);
+				p->head = NULL;
+			}
 		} else {
 			ms->pats[ids[bad]].fast_dgram = false;
 		}
@@ -3333,6 +3397,31 @@ report_begin(struct match_set *ms)
 }
 
 /*
+ * Notes that the head of leader l ends at "to" in this feed, for its twin
+ * of the stream's direction when that is gated: the first end counts.
+ */
+static void
+head_seen(struct match_set *ms, const struct hs_ctx *c, int l,
+    unsigned long long to)
+{
+	const struct match_pat *p;
+	int i;
+
+	if ((i = ms->pats[l].dir_pat[c->mask == MATCH_CLIENT ? 0 : 1]) < 0)
+		return;
+	p = &ms->pats[i];
+	if ((p->anchored && c->after_gap) || !p->gated)
+		return;
+	if (ms->hseen[i] != ms->gen) {
+		ms->hrep[ms->nhrep++] = i;
+		ms->hend[i] = to;
+	} else if (to < ms->hend[i]) {
+		ms->hend[i] = to;
+	}
+	ms->hseen[i] = ms->gen;
+}
+
+/*
  * Vectorscan's match callback: notes each pattern once. Matches of patterns
  * that PCRE2 runs for this stream, of the other direction, or anchored
  * after a gap (Vectorscan's new stream starts there, flowgrep's does not)
@@ -3347,16 +3436,18 @@ on_match(unsigned int id, unsigned long long from, unsigned long long to,
 	struct match_set *ms = c->ms;
 	const struct match_pat *p;
 	unsigned i = id;
-	bool head = false;
 	int k;
 
 	(void)from;
 	(void)flags;
 	if (i >= (unsigned)ms->rep_cap) {
 		i -= (unsigned)ms->rep_cap;
-		head = true;
 		if (c->datagram || i >= (unsigned)ms->rep_cap)
 			return 0;
+		/* Each leader sharing the head (heads_share()). */
+		for (k = (int)i; k >= 0; k = ms->pats[k].head_next)
+			head_seen(ms, c, k, to);
+		return 0;
 	}
 	p = &ms->pats[i];
 	if (!c->datagram) {
@@ -3367,18 +3458,6 @@ on_match(unsigned int id, unsigned long long from, unsigned long long to,
 		p = &ms->pats[i];
 		if (p->anchored && c->after_gap)
 			return 0;
-		if (head) {
-			if (!p->gated)
-				return 0;
-			if (ms->hseen[i] != ms->gen) {
-				ms->hrep[ms->nhrep++] = (int)i;
-				ms->hend[i] = to;
-			} else if (to < ms->hend[i]) {
-				ms->hend[i] = to;
-			}
-			ms->hseen[i] = ms->gen;
-			return 0;
-		}
 		if (p->gated) {
 			if (ms->gseen[i] != ms->gen)
 				ms->grep[ms->ngrep++] = (int)i;
