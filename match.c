@@ -1931,11 +1931,6 @@ hs_cached(struct match_set *ms, const char **exprs, const unsigned *flags,
 	return true;
 }
 
-/*
- * Compiles the cores of the patterns Vectorscan can run into one streaming
- * database (ids are pattern indexes), with its scratch and the stream
- * datagrams are scanned through. On failure every pattern runs on PCRE2.
- */
 struct head_ref {
 	const char *head;
 	bool caseless;
@@ -1992,6 +1987,11 @@ heads_share(struct match_set *ms)
 	return true;
 }
 
+/*
+ * Compiles the cores of the patterns Vectorscan can run into one streaming
+ * database (ids are pattern indexes), with its scratch and the stream
+ * datagrams are scanned through. On failure every pattern runs on PCRE2.
+ */
 static void
 hs_build(struct match_set *ms)
 {
@@ -3097,9 +3097,7 @@ scan_hybrid(struct match_set *ms, struct match_scan *sc, int dir)
 		if (ms->gtrie[dir][c] != NULL)
 			littrie_tail(ms->gtrie[dir][c], sc->subj, sc->len,
 			    from, gated_visit, &v);
-	if (sc->start < sc->feed)
-		return;
-	if (ms->gfirst_off[dir][256] == 0)
+	if (sc->start < sc->feed || ms->gfirst_off[dir][256] == 0)
 		return;
 	gather_last(ms, sc);
 	for (w = 0; w < 4; w++) {

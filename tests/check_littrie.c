@@ -23,6 +23,14 @@ note(void *ctx, int id)
 	f->count[id]++;
 }
 
+/* littrie_tail() of string s from "from", the ids found counted in f. */
+static void
+tail_of(const struct littrie *t, const char *s, size_t from, struct found *f)
+{
+	memset(f, 0, sizeof(*f));
+	littrie_tail(t, (const uint8_t *)s, strlen(s), from, note, f);
+}
+
 static bool
 same_byte(uint8_t a, uint8_t b, bool caseless)
 {
@@ -77,29 +85,23 @@ START_TEST(test_examples)
 	ck_assert_int_eq(littrie_add(t, (const uint8_t *)"y", 1, 5), -1);
 
 	/* A prefix at the end: every literal going on from there. */
-	memset(&f, 0, sizeof(f));
-	s = "hello GE";
-	littrie_tail(t, (const uint8_t *)s, strlen(s), 0, note, &f);
+	tail_of(t, "hello GE", 0, &f);
 	ck_assert_int_eq(f.count[1], 0);
 	ck_assert_int_ge(f.count[2], 1);
 	ck_assert_int_ge(f.count[3], 1);
 
 	/* Whole literals before the end; a mismatch ends the walk. */
-	memset(&f, 0, sizeof(f));
 	s = "GET /abc HTTP/1.1 User-Agent: x";
-	littrie_tail(t, (const uint8_t *)s, strlen(s), 0, note, &f);
+	tail_of(t, s, 0, &f);
 	ck_assert_int_ge(f.count[1], 1);
 	ck_assert_int_ge(f.count[2], 1);
 	ck_assert_int_eq(f.count[3], 0);
 
 	/* Only from "from" on; case counts. */
-	memset(&f, 0, sizeof(f));
-	littrie_tail(t, (const uint8_t *)s, strlen(s), 1, note, &f);
+	tail_of(t, s, 1, &f);
 	ck_assert_int_eq(f.count[2], 0);
 	ck_assert_int_ge(f.count[1], 1);
-	memset(&f, 0, sizeof(f));
-	s = "get /ab user-agent: ";
-	littrie_tail(t, (const uint8_t *)s, strlen(s), 0, note, &f);
+	tail_of(t, "get /ab user-agent: ", 0, &f);
 	ck_assert_int_eq(f.count[1] + f.count[2] + f.count[3], 0);
 	littrie_free(t);
 
@@ -107,9 +109,7 @@ START_TEST(test_examples)
 	t = littrie_new(true);
 	ck_assert_int_eq(littrie_add(t, (const uint8_t *)"Host: ", 6, 7), 0);
 	ck_assert_int_eq(littrie_seal(t), 0);
-	memset(&f, 0, sizeof(f));
-	s = "xx\r\nHOST";
-	littrie_tail(t, (const uint8_t *)s, strlen(s), 0, note, &f);
+	tail_of(t, "xx\r\nHOST", 0, &f);
 	ck_assert_int_ge(f.count[7], 1);
 	littrie_free(t);
 	littrie_free(NULL);
