@@ -487,7 +487,7 @@ decide_flow(struct engine *e, struct flow *f, enum verdict v,
 	if (unit_decide(&f->unit, v, e->cfg.invert)) {
 		/* A connection that is over, or the end of input, needs none. */
 		if (e->cfg.kill != NULL && f->key.proto == IPPROTO_NUM_TCP &&
-		    f->state == FLOW_OPEN && !e->ending && !e->finishing) {
+		    f->state != FLOW_CLOSED && !e->ending && !e->finishing) {
 			f->killed = true;
 			st->flows_killed++;
 			e->cfg.kill(e->cfg.ctx, f, e->now);
@@ -635,7 +635,10 @@ static const struct reasm_sink *
 flow_sink(struct engine *e, struct flow *f)
 {
 	e->cur = f;
-	/* A closed connection's stream is over, whatever still arrives. */
+	/*
+	 * A closed connection's stream is over, whatever still arrives; a
+	 * reset one's may not be (tcp_segment).
+	 */
 	if (f->state == FLOW_CLOSED)
 		return NULL;
 	if (f->unit.verdict == VERDICT_UNDECIDED || e->cfg.full_streams)
@@ -682,8 +685,22 @@ tcp_segment(struct engine *e, struct flow *f, int dir,
 	seg.data = v->payload;
 	seg.len = v->payload_len;
 	seg.wire_len = v->payload_wire_len;
+	if (f->state == FLOW_RESET && v->payload_len > 0 &&
+	    !(v->tcp_flags & TCP_RST) && !f->outlived_rst) {
+		f->outlived_rst = true;
+		e->cfg.st->flows_outlived_rst++;
+	}
 	ev = reasm_tcp_segment(e->reasm, &f->tcp, dir, &seg, flow_sink(e, f));
-	if (ev == REASM_TCP_RST || ev == REASM_TCP_CLOSED) {
+	if (ev == REASM_TCP_RST) {
+		/*
+		 * Even a RST in the window may never have reached its
+		 * receiver (a low TTL, a middlebox: an insertion evasion), or
+		 * been answered with a challenge ACK (RFC 5961). So the flow
+		 * is decided only when it leaves the table, and what its
+		 * endpoints send until then is matched.
+		 */
+		flow_reset(e->flows, f);
+	} else if (ev == REASM_TCP_CLOSED) {
 		/* Nothing more will come: what is queued is all there is. */
 		reasm_tcp_flush(e->reasm, &f->tcp, flow_sink(e, f));
 		flow_close(e->flows, f);

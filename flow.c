@@ -8,10 +8,11 @@
 
 #include "flow.h"
 
-/* The three lifetime lists: each holds flows of one timeout, oldest first. */
+/* The lifetime lists: each holds flows of one timeout, oldest first. */
 enum flow_list {
 	LIST_TCP_OPEN,
 	LIST_TCP_CLOSED,
+	LIST_TCP_RESET,
 	LIST_OTHER,		/* UDP and other IP protocols */
 	LIST_COUNT,
 };
@@ -75,6 +76,8 @@ flow_table_new(uint32_t max_flows, uint64_t tcp_timeout_ns,
 	t->timeout[LIST_TCP_OPEN] = tcp_timeout_ns;
 	t->timeout[LIST_TCP_CLOSED] = FLOW_CLOSED_TIMEOUT_NS < tcp_timeout_ns ?
 	    FLOW_CLOSED_TIMEOUT_NS : tcp_timeout_ns;
+	t->timeout[LIST_TCP_RESET] = FLOW_RESET_TIMEOUT_NS < tcp_timeout_ns ?
+	    FLOW_RESET_TIMEOUT_NS : tcp_timeout_ns;
 	t->timeout[LIST_OTHER] = udp_timeout_ns;
 	if (getrandom(&t->seed, sizeof(t->seed), GRND_NONBLOCK) !=
 	    sizeof(t->seed))
@@ -371,7 +374,7 @@ flow_lookup(struct flow_table *t, const struct pkt_view *v, uint64_t ts,
 			f = NULL;
 		}
 	/* A new connection on the tuple of a finished one (port reuse). */
-	if (f != NULL && f->state == FLOW_CLOSED &&
+	if (f != NULL && f->state != FLOW_OPEN &&
 	    (v->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN) {
 		flow_remove(t, f, FLOW_END_REUSED);
 		f = NULL;
@@ -387,6 +390,7 @@ flow_lookup(struct flow_table *t, const struct pkt_view *v, uint64_t ts,
 		if (ts > f->last_ts)
 			f->last_ts = ts;
 		list = f->state == FLOW_CLOSED ? LIST_TCP_CLOSED :
+		    f->state == FLOW_RESET ? LIST_TCP_RESET :
 		    f->key.proto == IPPROTO_NUM_TCP ? LIST_TCP_OPEN :
 		    LIST_OTHER;
 		/*
@@ -413,6 +417,16 @@ flow_close(struct flow_table *t, struct flow *f)
 }
 
 void
+flow_reset(struct flow_table *t, struct flow *f)
+{
+	if (f->state != FLOW_OPEN)
+		return;
+	f->state = FLOW_RESET;
+	list_unlink(t, f);
+	list_append(t, f, LIST_TCP_RESET);
+}
+
+void
 flow_expire(struct flow_table *t, uint64_t ts)
 {
 	struct flow *f;
@@ -423,7 +437,9 @@ flow_expire(struct flow_table *t, uint64_t ts)
 	for (i = 0; i < LIST_COUNT; i++)
 		while ((f = t->head[i]) != NULL &&
 		    f->last_ts + t->timeout[i] < ts) {
-			if (i != LIST_TCP_CLOSED && t->st != NULL)
+			/* Ended connections do not count as idle. */
+			if ((i == LIST_TCP_OPEN || i == LIST_OTHER) &&
+			    t->st != NULL)
 				t->st->flows_timed_out++;
 			flow_remove(t, f, FLOW_END_TIMEOUT);
 		}

@@ -49,7 +49,12 @@ struct flow_key {
 
 enum flow_state {
 	FLOW_OPEN = 0,
-	FLOW_CLOSED,		/* FIN both ways or RST: kept for stray packets */
+	FLOW_CLOSED,		/* FIN both ways: kept for stray packets */
+	/*
+	 * A RST in the window ended it, but its receiver may never have
+	 * got it (an insertion): the packets that still come are matched.
+	 */
+	FLOW_RESET,
 };
 
 enum flow_end_reason {
@@ -88,10 +93,19 @@ struct flow {
 	uint8_t link_len;
 	bool link_from_client;
 	bool killed;
+	bool outlived_rst;	/* data came after the RST that reset it */
 };
 
 /* Closed TCP flows stay this long (capture time) for their stray packets. */
 #define FLOW_CLOSED_TIMEOUT_NS (10ULL * 1000000000ULL)
+
+/*
+ * Reset TCP flows stay this long after their last packet, undecided: a
+ * connection whose endpoint never got the RST goes on within a round trip
+ * or two. Anything later on the tuple is a new flow, picked up mid-stream.
+ * Short, as held packets (stream input) wait for the decision.
+ */
+#define FLOW_RESET_TIMEOUT_NS (1ULL * 1000000000ULL)
 
 struct flow_table;
 
@@ -120,6 +134,9 @@ struct flow *flow_lookup(struct flow_table *t, const struct pkt_view *v,
 
 /* Marks a TCP flow closed; it lingers FLOW_CLOSED_TIMEOUT_NS. */
 void flow_close(struct flow_table *t, struct flow *f);
+
+/* Marks an open TCP flow reset; it lingers FLOW_RESET_TIMEOUT_NS. */
+void flow_reset(struct flow_table *t, struct flow *f);
 
 /*
  * Ends flows idle past their timeout at ts, the capture clock: a packet

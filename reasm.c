@@ -954,6 +954,8 @@ reasm_tcp_segment(struct reasm_tcp *r, struct tcp_conn *c, int dir,
 		} else {
 			h->next_seq = dseq;
 			h->snd_end = dseq;
+			/* A FIN before the SYN ended nothing (an insertion). */
+			h->flags &= ~TCPH_FIN;
 			h->flags |= TCPH_SEQ_KNOWN | TCPH_SYN;
 			h->wscale = s->wscale > TCP_MAX_WSCALE ?
 			    TCP_MAX_WSCALE : s->wscale;

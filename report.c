@@ -356,6 +356,7 @@ report_stats(FILE *out, const struct stats *st, bool stream_input)
 		{ "queue cap hits", st->ooo_cap_hits },
 		{ "out-of-window RSTs ignored", st->rst_ignored },
 		{ "RST payload bytes ignored", st->rst_payload_bytes },
+		{ "flows with data after a RST", st->flows_outlived_rst },
 		{ "mid-stream pickups", st->flows_midstream },
 	};
 	const struct counter frag[] = {
@@ -436,7 +437,7 @@ report_stats_json(FILE *out, const struct stats *st)
 		C(fragment_overlaps), C(fragment_mem_evictions),
 		C(tcp_gaps), C(tcp_gap_bytes), C(tcp_retransmitted_bytes),
 		C(overlap_conflicts), C(ooo_segments), C(ooo_cap_hits),
-		C(rst_ignored), C(rst_payload_bytes),
+		C(rst_ignored), C(rst_payload_bytes), C(flows_outlived_rst),
 		C(flows_tcp), C(flows_udp), C(flows_other), C(flows_matched),
 		C(units_selected), C(flows_selected), C(flows_timed_out),
 		C(flows_evicted), C(flows_midstream), C(single_units),

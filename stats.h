@@ -40,6 +40,7 @@ struct stats {
 	uint64_t ooo_cap_hits;		/* queue cap forced a gap skip */
 	uint64_t rst_ignored;		/* RSTs outside the receiver's window */
 	uint64_t rst_payload_bytes;	/* payload on RSTs, not part of the stream */
+	uint64_t flows_outlived_rst;	/* data came after the RST that closed them */
 
 	/* flow */
 	uint64_t flows_tcp;

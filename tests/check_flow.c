@@ -199,6 +199,63 @@ START_TEST(test_timeouts)
 END_TEST
 
 /*
+ * A reset flow lingers FLOW_RESET_TIMEOUT_NS after its last packet, with
+ * its packets (the connection may have outlived the RST), then ends without
+ * counting as idle; a later packet on the tuple is a new flow, and so is a
+ * SYN while it lingers (port reuse).
+ */
+START_TEST(test_reset_lingers)
+{
+	struct stats st = { 0 };
+	struct ended ended = { 0 };
+	struct flow_table *t = flow_table_new(100, S(300), S(60), &st, on_end,
+	    &ended);
+	struct pkt_view syn = view(6, 1, 40000, 2, 80, TCP_SYN);
+	struct pkt_view data = view(6, 2, 80, 1, 40000, TCP_ACK);
+	struct pkt_view syn2 = view(6, 3, 40001, 2, 80, TCP_SYN);
+	struct flow *f, *g;
+	uint32_t serial = 0;
+	bool created;
+	int dir;
+
+	f = flow_lookup(t, &syn, S(0), &serial, &dir, &created);	/* 0 */
+	flow_reset(t, f);
+	ck_assert_int_eq(f->state, FLOW_RESET);
+	flow_reset(t, f);	/* a second RST changes nothing */
+	/* The server's data half a second later joins it. */
+	g = flow_lookup(t, &data, S(0) + S(1) / 2, &serial, &dir, &created);
+	ck_assert_ptr_eq(f, g);
+	ck_assert(!created);
+	ck_assert_int_eq(dir, 1);
+	/* The lingering time counts from the last packet. */
+	flow_expire(t, S(1) + S(1) / 2);
+	ck_assert_int_eq(ended.n, 0);
+	flow_expire(t, S(1) + S(1) / 2 + 1);
+	ck_assert_int_eq(ended.n, 1);
+	ck_assert_int_eq(ended.why[0], FLOW_END_TIMEOUT);
+	ck_assert_uint_eq(st.flows_timed_out, 0);
+	g = flow_lookup(t, &data, S(2), &serial, &dir, &created);
+	ck_assert(created);
+	ck_assert_uint_eq(g->unit.serial, 1);
+
+	f = flow_lookup(t, &syn2, S(3), &serial, &dir, &created);	/* 2 */
+	flow_reset(t, f);
+	g = flow_lookup(t, &syn2, S(3), &serial, &dir, &created);
+	ck_assert(created);
+	ck_assert_int_eq(ended.n, 2);
+	ck_assert_int_eq(ended.why[1], FLOW_END_REUSED);
+	ck_assert_uint_eq(ended.serial[1], 2);
+	/* A FIN handshake after the RST closes it as usual. */
+	flow_reset(t, g);
+	flow_close(t, g);
+	ck_assert_int_eq(g->state, FLOW_CLOSED);
+	flow_expire(t, S(13));
+	ck_assert_int_eq(ended.n, 2);
+	flow_table_free(t);
+}
+END_TEST
+
+/*
  * A packet older than the capture clock (timestamps that go back, as in
  * merged or damaged captures) counts as activity at the clock: whether a
  * flow times out must not depend on the flows ahead of it in its list,
@@ -869,6 +926,7 @@ flow_suite(void)
 	tcase_add_test(tc, test_vlan_separates_flows);
 	tcase_add_test(tc, test_port_reuse);
 	tcase_add_test(tc, test_timeouts);
+	tcase_add_test(tc, test_reset_lingers);
 	tcase_add_test(tc, test_old_timestamp_is_activity_now);
 	tcase_add_test(tc, test_max_flows_evicts_least_recent);
 	tcase_add_test(tc, test_many_flows_grow);

@@ -994,11 +994,12 @@ END_TEST
 
 /*
  * Forks a child that writes p to a pipe in chunks of chunk bytes, pausing
- * pause_us between chunks. Returns the read end.
+ * first_pause_us after the first and pause_us after each other. Returns the
+ * read end.
  */
 static int
-pipe_feed(const uint8_t *p, size_t n, size_t chunk, unsigned pause_us,
-    pid_t *pid)
+pipe_feed(const uint8_t *p, size_t n, size_t chunk, unsigned first_pause_us,
+    unsigned pause_us, pid_t *pid)
 {
 	int fds[2];
 	size_t off;
@@ -1014,7 +1015,9 @@ pipe_feed(const uint8_t *p, size_t n, size_t chunk, unsigned pause_us,
 			    chunk);
 			if (w <= 0)
 				_exit(1);
-			if (pause_us)
+			if (off == 0 && first_pause_us)
+				usleep(first_pause_us);
+			else if (pause_us)
 				usleep(pause_us);
 		}
 		_exit(0);
@@ -1062,7 +1065,7 @@ check_pipe(const uint8_t *p, size_t n, size_t chunk, const struct result *want)
 	pid_t pid;
 	int fd;
 
-	fd = pipe_feed(p, n, chunk, 0, &pid);
+	fd = pipe_feed(p, n, chunk, 0, 0, &pid);
 	make_stdin(fd);
 	in = pcapio_open("-", NULL, err);
 	ck_assert_msg(in != NULL, "%s", err);
@@ -1078,7 +1081,7 @@ check_pipe(const uint8_t *p, size_t n, size_t chunk, const struct result *want)
 	ck_assert_uint_eq(r.digest, want->digest);
 	reset_stdin();
 
-	fd = pipe_feed(p, n, chunk, 0, &pid);
+	fd = pipe_feed(p, n, chunk, 0, 0, &pid);
 	snprintf(path, sizeof(path), "/dev/fd/%d", fd);
 	in = pcapio_open(path, NULL, err);
 	ck_assert_msg(in != NULL, "%s", err);
@@ -1186,8 +1189,11 @@ START_TEST(test_pipe_chunks)
 	read_path(path, NULL, &want);
 	ck_assert_uint_eq(want.n, 70);
 
-	/* Slowly, so that what pcapio_open buffers fits in a chunk. */
-	fd = pipe_feed(b.p, b.len, 300, 200, &pid);
+	/*
+	 * Slowly, and the first bytes alone for long, so that what
+	 * pcapio_open buffers fits in a chunk however loaded the machine.
+	 */
+	fd = pipe_feed(b.p, b.len, 300, 200000, 200, &pid);
 	make_stdin(fd);
 	in = pcapio_open("-", NULL, err);
 	ck_assert_msg(in != NULL, "%s", err);
@@ -1256,7 +1262,7 @@ START_TEST(test_pipe_eintr)
 	pcap_hdr(&b, false, false, 2, 4, 65535, 1);
 	for (k = 0; k < 40; k++)
 		pcap_recd(&b, false, (uint32_t)k, 0, 50, 50, (unsigned)k);
-	fd = pipe_feed(b.p, b.len, 23, 1000, &pid);
+	fd = pipe_feed(b.p, b.len, 23, 1000, 1000, &pid);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_alarm;	/* no SA_RESTART: read(2) gets EINTR */
 	ck_assert_int_eq(sigaction(SIGALRM, &sa, NULL), 0);

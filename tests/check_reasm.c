@@ -276,6 +276,18 @@ static const struct tcase tcases[] = {
 		X(0, 100001, R_, "", 0, 0, 0, -1, REASM_TCP_OK),
 		X(0, 1001, R_, "", 0, 0, 0, -1, REASM_TCP_RST), END },
 	    false, "", "", { 0, 0, 0, 0, 0, 0, 1, 0 } },
+	/*
+	 * An insertion before the SYN|ACK (suricata-verify bug 3286): the
+	 * server's RST is reported, the engine decides what it means; its
+	 * FIN, at a sequence number before the ISN, must not cut the stream.
+	 */
+	{ "FIN before the SYN|ACK ends nothing",
+	    { C(0, S_, ""), X(1, 5000, R_ | A_, "", 0, 1, 0, -1,
+		REASM_TCP_RST), X(1, 5000, F_ | A_, "", 0, 1, 0, -1,
+		REASM_TCP_OK), SA(0, S_, "", 1), CA(1, 0, "abc", 1),
+		SA(1, 0, "def", 4), CA(4, F_, "", 4),
+		X(1, 4, F_ | A_, "", 0, 5, 0, -1, REASM_TCP_CLOSED), END },
+	    false, "abc", "def", N0 },
 	{ "RST on a connection never seen is accepted",
 	    { X(0, 77, R_, "", 0, 0, 0, -1, REASM_TCP_RST), END },
 	    false, "", "", N0 },

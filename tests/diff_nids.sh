@@ -74,6 +74,11 @@ zeek--vlan-collisions.pcap|*|one 5-tuple untagged, as QinQ 10/20 and as
 	VLAN 42: flowgrep keys flows by VLAN (three flows), libnids ignores the
 	802.1Q ID and does not parse QinQ (one connection mixing two of the
 	copies)
+tcpflow--bug6.pcap|192.168.1.103:36324 171.25.221.158:80 s|the client,
+	closed, answers the data the server still sends with RSTs (frames
+	26-38): libnids ends the connection at the first, at offset 5792;
+	flowgrep reads on for 1 s after a RST (a RST may never reach its
+	receiver: an insertion), as the stream tshark follows does, to 18824
 '
 
 tshark_mode=false

@@ -124,6 +124,7 @@ expect nDPI--WebattackRCE.pcap 'CVE-2014-6271'
 expect nDPI--log4j-webapp-exploit.pcap 'Exploit.class'
 expect nDPI--log4j-webapp-exploit.pcap 'jndi:ldap://'
 expect suricata-verify--without_evasion.pcap 'X11'
+expect suricata-verify--with_evasion_linux.pcap 'X11'
 expect tcpflow--test4.pcap 'X11'
 finish "ioc/selected: the requests the list names are reported ($total flows)"
 

@@ -965,14 +965,21 @@ sc_wrap(struct cap *c)
  *                 /reset-" (15), the server's RST|ACK at exactly its next
  *                 sequence number (16, ends the flow), then a stray client
  *                 ACK (17) that belongs to the ended flow, not a new one.
+ *   frames 18-27  R3 10.0.9.5:40072 -> 10.0.9.2:80: handshake, "GET /inser"
+ *                 (21), a RST|ACK from the client at exactly its next
+ *                 sequence number (22) that the server never got (an
+ *                 insertion: the connection goes on), "ted-secret
+ *                 HTTP/1.1.." (23), response (24), FIN both ways (25-27).
  * flowgrep: -a rst-secret selects host 10.0.9.1; -a 'GET /reset-' selects
- * host 10.0.9.3 (all six frames); -a '' reports two flows.
+ * host 10.0.9.3 (all six frames); -a inserted-secret selects host 10.0.9.5;
+ * -a '' reports three flows.
  */
 static void
 sc_rst(struct cap *c)
 {
 	struct conn a = conn("10.0.9.1", 40070, "10.0.9.2", 80, 71000, 72000);
 	struct conn b = conn("10.0.9.3", 40071, "10.0.9.2", 80, 73000, 74000);
+	struct conn d = conn("10.0.9.5", 40072, "10.0.9.2", 80, 75000, 76000);
 
 	tcp_handshake(c, &a);
 	tcp_send(c, &a, 0, "GET /rst-");
@@ -986,6 +993,13 @@ sc_rst(struct cap *c)
 	tcp_send(c, &b, 0, "GET /reset-");
 	tcp_raw(c, &b, 1, b.nxt[1], TH_RST | TH_ACK, NULL, 0);
 	tcp_ack(c, &b, 0);
+
+	tcp_handshake(c, &d);
+	tcp_send(c, &d, 0, "GET /inser");
+	tcp_raw(c, &d, 0, d.nxt[0], TH_RST | TH_ACK, NULL, 0);
+	tcp_send(c, &d, 0, "ted-secret HTTP/1.1\r\n\r\n");
+	tcp_send(c, &d, 1, http_ok);
+	tcp_close(c, &d);
 }
 
 /*
