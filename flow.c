@@ -8,6 +8,10 @@
 
 #include "flow.h"
 
+/* What every packet reads of its flow stays in the flow's first line. */
+_Static_assert(offsetof(struct flow, outlived_rst) < 64,
+    "a per-packet flag of struct flow left its first cache line");
+
 /* The lifetime lists: each holds flows of one timeout, oldest first. */
 enum flow_list {
 	LIST_TCP_OPEN,

@@ -67,7 +67,8 @@ enum flow_end_reason {
 /*
  * The fields every packet's lookup reads come first, in one cache line
  * (flows are allocated line-aligned): the full hash, compared before the
- * key, and the key. The second line holds what every packet then updates.
+ * key, and the key; then the flags every packet reads, in what is left of
+ * it. The second line holds what every packet then updates.
  */
 struct flow {
 	struct flow *free_next;	/* on the table's list of flows to reuse */
@@ -77,6 +78,8 @@ struct flow {
 	uint8_t list;		/* which lifetime list it is on */
 	bool midstream;
 	struct flow_key key;
+	bool killed;
+	bool outlived_rst;	/* data came after the RST that reset it */
 	uint64_t last_ts;
 	struct flow *lprev;
 	struct flow *lnext;
@@ -92,8 +95,6 @@ struct flow {
 	uint8_t link[32];
 	uint8_t link_len;
 	bool link_from_client;
-	bool killed;
-	bool outlived_rst;	/* data came after the RST that reset it */
 };
 
 /* Closed TCP flows stay this long (capture time) for their stray packets. */
