@@ -2557,8 +2557,18 @@ pat_match(struct match_set *ms, struct match_pat *p, const uint8_t *subj,
 	int rc;
 
 	if (!p->nojit && (opts & PCRE2_NO_JIT) == 0) {
-		rc = pcre2_match(p->code, subj, len, start, opts, ms->mdata,
-		    p->recursive ? ms->mctx_rec : ms->mctx);
+		pcre2_match_context *mctx = p->recursive ? ms->mctx_rec :
+		    ms->mctx;
+
+		/*
+		 * The JIT's own entry: pcre2_match() would check again, on
+		 * every search, what compiling the set checked once.
+		 */
+		rc = pcre2_jit_match(p->code, subj, len, start, opts,
+		    ms->mdata, mctx);
+		if (rc == PCRE2_ERROR_JIT_BADOPTION)
+			rc = pcre2_match(p->code, subj, len, start, opts,
+			    ms->mdata, mctx);
 		if (rc != PCRE2_ERROR_JIT_STACKLIMIT)
 			goto out;
 		ms->jit_fallbacks++;
