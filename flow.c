@@ -375,7 +375,7 @@ flow_lookup(struct flow_table *t, const struct pkt_view *v, uint64_t ts,
 {
 	struct flow_key k;
 	struct flow *f = NULL;
-	int sender = key_from_view(v, &k), list;
+	int sender = key_from_view(v, &k);
 	uint32_t hash = key_hash(t, &k), mask = t->nslots - 1, i;
 	uint64_t s, tag = SLOT_TAG(hash);
 
@@ -403,41 +403,41 @@ flow_lookup(struct flow_table *t, const struct pkt_view *v, uint64_t ts,
 			ts = t->clock;
 		if (ts > f->last_ts)
 			f->last_ts = ts;
-		list = f->state == FLOW_CLOSED ? LIST_TCP_CLOSED :
-		    f->state == FLOW_RESET ? LIST_TCP_RESET :
-		    f->key.proto == IPPROTO_NUM_TCP ? LIST_TCP_OPEN :
-		    LIST_OTHER;
 		/*
 		 * A flow sending a burst is already last: moving it would
 		 * touch its neighbours' cache lines for nothing.
 		 */
-		if (t->tail[list] != f) {
+		if (t->tail[f->list] != f) {
 			list_unlink(t, f);
-			list_append(t, f, list);
+			list_append(t, f, f->list);
 		}
 	}
 	*dir = sender == f->client ? 0 : 1;
 	return f;
 }
 
+/* Gives f a new state and the lifetime list that goes with it. */
+static void
+set_state(struct flow_table *t, struct flow *f, enum flow_state state,
+    int list)
+{
+	f->state = (uint8_t)state;
+	list_unlink(t, f);
+	list_append(t, f, list);
+}
+
 void
 flow_close(struct flow_table *t, struct flow *f)
 {
-	if (f->state == FLOW_CLOSED)
-		return;
-	f->state = FLOW_CLOSED;
-	list_unlink(t, f);
-	list_append(t, f, LIST_TCP_CLOSED);
+	if (f->state != FLOW_CLOSED)
+		set_state(t, f, FLOW_CLOSED, LIST_TCP_CLOSED);
 }
 
 void
 flow_reset(struct flow_table *t, struct flow *f)
 {
-	if (f->state != FLOW_OPEN)
-		return;
-	f->state = FLOW_RESET;
-	list_unlink(t, f);
-	list_append(t, f, LIST_TCP_RESET);
+	if (f->state == FLOW_OPEN)
+		set_state(t, f, FLOW_RESET, LIST_TCP_RESET);
 }
 
 void
