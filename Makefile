@@ -18,6 +18,9 @@ CFLAGS += -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=
 LDFLAGS += -fsanitize=$(SANITIZER)
 endif
 CPPFLAGS += -D_GNU_SOURCE -DFLOWGREP_VERSION='"$(VERSION)"' -MMD -MP
+# The input is read ahead by a second thread (readahead.c).
+CPPFLAGS += -pthread
+LDFLAGS += -pthread
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS))
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS))
 # libnet has no pkg-config file. Its --defines still hold -D_BSD_SOURCE,
@@ -31,7 +34,7 @@ NIDS_LIBS = -lnids $(shell $(PKG_CONFIG) --libs gthread-2.0) -lnet -lpcap
 # The build directory depends on the sanitizer so that instrumented and plain
 # objects never mix.
 BUILD = build$(if $(SANITIZER),-$(SANITIZER))
-MODULES = pcapio decode reasm flow hscache littrie match report engine log options kill sandbox
+MODULES = readahead pcapio decode reasm flow hscache littrie match report engine log options kill sandbox
 MODOBJS = $(MODULES:%=$(BUILD)/%.o)
 BIN = $(BUILD)/flowgrep
 
@@ -134,7 +137,7 @@ FUZZ_CC ?= clang
 FUZZ_BUILD = build-fuzz
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
-FUZZ_MODULES = pcapio decode reasm flow hscache littrie match engine
+FUZZ_MODULES = readahead pcapio decode reasm flow hscache littrie match engine
 FUZZ_OBJS = $(FUZZ_MODULES:%=$(FUZZ_BUILD)/%.o) $(FUZZ_BUILD)/harness.o \
 	$(FUZZ_BUILD)/fuzzpat.o
 FUZZ_NAMES = packet capture patterns

@@ -18,6 +18,7 @@
 #include <pcap.h>
 
 #include "pcapio.h"
+#include "readahead.h"
 
 /*
  * Input is read with read(2) into one buffer that is reused for every
@@ -25,6 +26,17 @@
  * buffer grows only for a record or block larger than itself.
  */
 #define PCAPIO_BUF_SIZE (1024U * 1024)
+/*
+ * A regular file larger than the buffer is read by a second thread
+ * (readahead.c), in blocks of this size, this many ahead, so that copying
+ * it from the page cache overlaps the work on what was read before. The
+ * end of a record a block cuts is copied into the reserve before the next
+ * block's data: records up to this size (a header and 256 KiB) never take
+ * a second copy.
+ */
+#define PCAPIO_AHEAD_BLOCK (1024U * 1024)
+#define PCAPIO_AHEAD_BLOCKS 4
+#define PCAPIO_AHEAD_RESERVE (260U * 1024)
 /* Output is gathered into a buffer of this size between write(2) calls. */
 #define PCAPIO_OUT_BUF_SIZE (1024U * 1024)
 /* Asked of a pipe on standard input (the default maximum is 1 MiB). */
@@ -100,6 +112,9 @@ struct pcapio_in {
 	bool in_chunk;
 	bool have_chunks;
 	struct pcapio_chunks chunks;
+	/* A regular file read ahead; buf may be a block of it (in_block). */
+	struct readahead *ra;
+	bool in_block;
 
 	/* Output view of the input. */
 	bool ng;
@@ -320,6 +335,78 @@ in_next_chunk(struct pcapio_in *in, size_t n)
 }
 
 /*
+ * Gathers the bytes left in buf and the r bytes of the block just taken
+ * into the own buffer, and lets the blocks go: for a record longer than
+ * the reserve. Returns -1 with errno set when the buffer cannot grow.
+ */
+static int
+in_gather(struct pcapio_in *in, const uint8_t *data, size_t r)
+{
+	size_t have = in->end - in->start, need = have + r;
+
+	if (!in->in_block)
+		memmove(in->own, in->buf + in->start, have);
+	if (need > in->own_cap) {
+		size_t ncap = (need + PCAPIO_BUF_SIZE - 1) / PCAPIO_BUF_SIZE *
+		    PCAPIO_BUF_SIZE;
+		uint8_t *nbuf = realloc(in->own, ncap);
+
+		if (nbuf == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+		in->own = nbuf;
+		in->own_cap = ncap;
+	}
+	if (in->in_block) {
+		memcpy(in->own, in->buf + in->start, have);
+		readahead_release(in->ra);
+	}
+	memcpy(in->own + have, data, r);
+	readahead_release(in->ra);
+	in->buf = in->own;
+	in->cap = in->own_cap;
+	in->in_block = false;
+	in->start = 0;
+	in->end = need;
+	return 0;
+}
+
+/* in_fill() for a file read ahead: the next blocks, used where they lie. */
+static ssize_t
+in_fill_ahead(struct pcapio_in *in, size_t n)
+{
+	while (in->end - in->start < n && !in->eof) {
+		size_t have = in->end - in->start;
+		uint8_t *data;
+		ssize_t r;
+
+		if (in_wait(in) == -1)
+			continue;	/* a signal was taken: look again */
+		if ((r = readahead_next(in->ra, &data)) < 0)
+			return -1;
+		if (r == 0) {
+			in->eof = true;
+			break;
+		}
+		if (have > PCAPIO_AHEAD_RESERVE) {
+			if (in_gather(in, data, (size_t)r) == -1)
+				return -1;
+			continue;
+		}
+		memcpy(data - have, in->buf + in->start, have);
+		if (in->in_block)
+			readahead_release(in->ra);
+		in->buf = data - have;
+		in->cap = have + PCAPIO_AHEAD_BLOCK;
+		in->in_block = true;
+		in->start = 0;
+		in->end = have + (size_t)r;
+	}
+	return (ssize_t)(in->end - in->start);
+}
+
+/*
  * Makes n bytes available at buf + start, reading as much as the buffer
  * holds per read(2) and retrying short reads and EINTR. Returns the bytes
  * available, fewer than n only at the end of the input, or -1 with errno set
@@ -332,6 +419,8 @@ in_fill(struct pcapio_in *in, size_t n)
 
 	if (have >= n)
 		return (ssize_t)have;
+	if (in->ra != NULL)
+		return in_fill_ahead(in, n);
 	if (in->have_chunks)
 		in_next_chunk(in, n);
 	/*
@@ -393,6 +482,12 @@ in_reset(struct pcapio_in *in, uint64_t pos)
 	in->start = in->end = 0;
 	in->eof = false;
 	in->pos = pos;
+	if (in->ra != NULL) {
+		readahead_seek(in->ra, in->base + (off_t)pos);
+		in->buf = in->own;
+		in->cap = in->own_cap;
+		in->in_block = false;
+	}
 }
 
 /* Counts a record in st only the first time the file is read. */
@@ -1568,6 +1663,11 @@ pcapio_open(const char *path, struct stats *st, char *errbuf)
 	if (fstat(in->fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
 		in->base = lseek(in->fd, 0, SEEK_CUR);
 		in->regular = in->base >= 0;
+		/* Failing to start the thread only costs speed. */
+		if (in->regular && sb.st_size - in->base > PCAPIO_BUF_SIZE)
+			in->ra = readahead_start(in->fd, in->base,
+			    PCAPIO_AHEAD_BLOCK, PCAPIO_AHEAD_RESERVE,
+			    PCAPIO_AHEAD_BLOCKS);
 	} else if (S_ISFIFO(sb.st_mode)) {
 		/*
 		 * A bigger pipe means fewer, larger reads and fewer context
@@ -1624,6 +1724,7 @@ pcapio_close(struct pcapio_in *in)
 	if (in->pcap != NULL)
 		pcap_close(in->pcap);
 	free(in->device);
+	readahead_stop(in->ra);
 	if (in->own_fd && in->fd >= 0)
 		close(in->fd);
 	free(in->ifs);

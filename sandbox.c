@@ -268,6 +268,13 @@ sandbox_install(const struct sandbox_needs *n, char *errbuf)
 	 * through a bug, not speculation. Opted out where the kernel can.
 	 */
 	(void)seccomp_attr_set(ctx, SCMP_FLTATR_CTL_SSB, 1);
+	/* The thread reading the input ahead (readahead.c) is filtered too. */
+	rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+	if (rc < 0) {
+		set_err(errbuf, "cannot set up the system call filter: %s",
+		    strerror(-rc));
+		goto fail;
+	}
 	for (i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
 		if (rules[i].need != 0 && (rules[i].need & need) == 0)
 			continue;

@@ -1333,6 +1333,94 @@ START_TEST(test_stdin_file_rewind)
 }
 END_TEST
 
+/*
+ * A file larger than pcapio's buffer is read ahead by a second thread in
+ * blocks of 1 MiB: records cut by a block's end, records longer than the
+ * reserve the cut part is copied into (260 KiB) and longer than a block,
+ * damage past the first block, and a rewind mid-pass must read exactly as
+ * the same bytes read through a pipe (one thread, no blocks).
+ */
+START_TEST(test_readahead_synthetic)
+{
+	static const uint32_t big[] = { 0, 1, 60, 1514, 9000, 65535, 262144,
+	    266223, 266224, 266225, 270000, 1048576, 1048577, 1500000, 37 };
+	char err[PCAPIO_ERRBUF_SIZE];
+	struct bytes b = { 0 };
+	struct stats st = { 0 };
+	struct pcapio_in *in;
+	struct pcap_rec rec;
+	struct result want, r;
+	char *path = tmp_path();
+	uint32_t sizes[4000];
+	size_t cuts[5], i, n = 0, k;
+
+	pcap_hdr(&b, false, false, 2, 4, 2U << 20, 1);
+	for (k = 0; k < 2; k++) {
+		for (i = 0; i < sizeof(big) / sizeof(big[0]); i++)
+			sizes[n++] = big[i];
+		/* Small records end blocks at every offset of a header. */
+		for (i = 0; i < 1500; i++)
+			sizes[n++] = (uint32_t)((i * 37 + k * 11) % 1601);
+	}
+	for (i = 0; i < n; i++)
+		pcap_recd(&b, false, (uint32_t)i, 0, sizes[i], sizes[i] + 1,
+		    (unsigned)i);
+	ck_assert_uint_gt(b.len, 5U << 20);
+	write_file(path, b.p, b.len);
+
+	read_path(path, &st, &want);
+	ck_assert_int_eq(want.rc, 0);
+	ck_assert_uint_eq(want.n, n);
+	ck_assert_uint_eq(st.packets_read, n);
+	check_pipe(b.p, b.len, 1 << 20, &want);
+
+	/* Each record's length and bytes, as written. */
+	in = pcapio_open(path, NULL, err);
+	ck_assert_msg(in != NULL, "%s", err);
+	for (i = 0; i < n; i++) {
+		struct bytes e = { 0 };
+
+		ck_assert_int_eq(pcapio_next(in, &rec, err), 1);
+		ck_assert_uint_eq(rec.caplen, sizes[i]);
+		ck_assert_uint_eq(rec.wirelen, sizes[i] + 1);
+		ck_assert_uint_eq(rec.ts_ns, (uint64_t)i * NS);
+		b_pattern(&e, sizes[i], (unsigned)i);
+		if (sizes[i] > 0)
+			ck_assert_mem_eq(rec.data, e.p, sizes[i]);
+		free(e.p);
+		/* Rewound mid-pass, twice, the pass starts over. */
+		if (i == 1700 || i == 1800) {
+			ck_assert_int_eq(pcapio_rewind(in, err), 0);
+			read_all(in, &r);
+			ck_assert_int_eq(r.rc, 0);
+			ck_assert_uint_eq(r.digest, want.digest);
+			ck_assert_int_eq(pcapio_rewind(in, err), 0);
+			for (k = 0; k <= i; k++)
+				ck_assert_int_eq(pcapio_next(in, &rec, err), 1);
+		}
+	}
+	ck_assert_int_eq(pcapio_next(in, &rec, err), 0);
+	pcapio_close(in);
+
+	/* Cut inside a long record, inside headers, one byte short. */
+	cuts[0] = b.len - 1;
+	cuts[1] = (3U << 20) + 5;
+	cuts[2] = (1U << 20) + 3;
+	cuts[3] = b.len - 400000;
+	cuts[4] = (5U << 20) + 1;
+	for (i = 0; i < 5; i++) {
+		write_file(path, b.p, cuts[i]);
+		read_path(path, NULL, &r);
+		ck_assert_int_eq(r.rc, -1);
+		ck_assert_msg(strstr(r.err, "truncated") != NULL, "%s", r.err);
+		check_pipe(b.p, cuts[i], 65536, &r);
+	}
+	unlink(path);
+	free(path);
+	free(b.p);
+}
+END_TEST
+
 /* ---- BPF ---- */
 
 /* An Ethernet/IPv4 frame with protocol proto, ports 1000 -> 80. */
@@ -3005,6 +3093,7 @@ pcapio_suite(void)
 	tcase_add_test(tc, test_pipe_chunks);
 	tcase_add_test(tc, test_pipe_eintr);
 	tcase_add_test(tc, test_stdin_file_rewind);
+	tcase_add_test(tc, test_readahead_synthetic);
 	tcase_add_test(tc, test_filter_synthetic);
 	tcase_add_test(tc, test_write_roundtrip_synthetic);
 	tcase_add_test(tc, test_write_unbuffered_and_big);
