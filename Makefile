@@ -109,6 +109,13 @@ check: $(BIN) $(CHECK_BINS) $(TOOL_BINS)
 	@BUILD=$(BUILD) FLOWGREP=$(BIN) sh tests/e2e_adversary.sh
 	@BUILD=$(BUILD) sh fuzz/replay.sh
 
+# The code shared by two threads, under ThreadSanitizer (.ci/run).
+check-thread:
+	SANITIZER=thread $(MAKE) build-thread/check_readahead \
+		build-thread/check_pcapio
+	CK_TEST_DIR=tests ./build-thread/check_readahead
+	CK_RUN_CASE=synthetic ./build-thread/check_pcapio
+
 install: $(BIN)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 755 $(BIN) $(DESTDIR)$(BINDIR)/flowgrep
@@ -126,7 +133,7 @@ bench:
 clean:
 	rm -rf build build-* $(BIN) tests/out
 
-.PHONY: all check demo install uninstall clean bench
+.PHONY: all check check-thread demo install uninstall clean bench
 
 -include $(wildcard $(BUILD)/*.d)
 
