@@ -50,6 +50,7 @@ struct readahead {
 	off_t off;		/* where the thread reads next */
 	bool done;		/* the thread met the end or an error */
 	bool quit;
+	bool running;		/* the thread got as far as reader() */
 
 	/* The reader met the end or an error: every later call says so. */
 	bool ended;
@@ -68,6 +69,8 @@ reader(void *arg)
 	int err;
 
 	pthread_mutex_lock(&ra->mu);
+	ra->running = true;
+	pthread_cond_signal(&ra->filled);
 	for (;;) {
 		while (!ra->quit &&
 		    (ra->done || ra->blk[ra->fill].state != BLOCK_FREE))
@@ -149,6 +152,16 @@ readahead_start(int fd, off_t offset, size_t block_size, size_t reserve,
 		errno = rc;
 		goto fail;
 	}
+	/*
+	 * A new thread makes system calls of its own before it runs reader()
+	 * (glibc registers its rseq area and robust futex list): wait for
+	 * them, so that a seccomp filter installed next (sandbox.c) never
+	 * sees them.
+	 */
+	pthread_mutex_lock(&ra->mu);
+	while (!ra->running)
+		pthread_cond_wait(&ra->filled, &ra->mu);
+	pthread_mutex_unlock(&ra->mu);
 	return ra;
 fail:
 	rc = errno;

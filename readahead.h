@@ -20,7 +20,10 @@ struct readahead;
 /*
  * Starts reading fd at offset, in blocks of block_size bytes, at most
  * nblocks (2 or more) of them read and not yet let go. The thread blocks
- * every signal. Returns NULL with errno set when it cannot start.
+ * every signal, and has made the system calls of its start when this
+ * returns: a seccomp filter installed then (with TSYNC) sees only pread(2),
+ * futex(2) and those of its end. Returns NULL with errno set when it
+ * cannot start.
  */
 struct readahead *readahead_start(int fd, off_t offset, size_t block_size,
     size_t reserve, unsigned nblocks);
