@@ -24,7 +24,8 @@
 #                --json, -w FILE (pass 2 copies by offset), -w -, -l DIR
 #                -x, -l with -w and -v (pass 2 through the log engine), -A,
 #                pcapng, a damaged capture (exit 2), a -w that fails
-#                (/dev/full, exit 2).
+#                (/dev/full, exit 2), a capture over 1 MiB (read ahead by
+#                a second thread; -w, and -l with -w and -v).
 #   stdin/...    the same read from a pipe (held packets): lines, --json,
 #                -w with -l and -x.
 #   dry-run/...  --kill-dry-run on IPv4 (file and pipe) and IPv6.
@@ -272,6 +273,8 @@ f_l_w_v() { $1 -r "$MIXED" -v -a no-such-bytes -l log -w out.pcap; }
 f_context() { $1 -r "$CONTEXT" -A 1 -a ctx-secret -w out.pcap; }
 f_pcapng() { $1 -r "$PCAPNG" -a '' -w out.pcap; }
 f_damaged() { $1 -r "$DAMAGED" -a secret-token -w out.pcap; }
+f_ahead() { $1 -r "$AHEAD" -a 'PRIVMSG' -w out.pcap; }
+f_ahead_l_w_v() { $1 -r "$AHEAD" -v -a no-such-bytes -l log -w out.pcap; }
 f_full() { $1 -r "$MIXED" -a '' -w /dev/full; }
 f_stdin_lines() { cat "$SPLIT" | $1 -a secret-token; }
 f_stdin_json() { cat "$MIXED" | $1 --json -a ''; }
@@ -375,6 +378,14 @@ else
 	skipped file/pcapng "no $CORPUS/nDPI--steam.pcapng"
 fi
 pair file/damaged 2 f_damaged
+# Over 1 MiB: read by a second thread, which runs under the filter too.
+if [ -n "$CORPUS" ] && [ -r "$CORPUS/zeek--irc-dcc-send.pcapng" ]; then
+	AHEAD=$CORPUS/zeek--irc-dcc-send.pcapng
+	pair file/read-ahead 0 f_ahead
+	pair file/read-ahead-l-w-v 0 f_ahead_l_w_v
+else
+	skipped "file/read-ahead*" "no $CORPUS/zeek--irc-dcc-send.pcapng"
+fi
 if [ -w /dev/full ]; then
 	pair file/write-error 2 f_full
 else
