@@ -335,6 +335,26 @@ in_next_chunk(struct pcapio_in *in, size_t n)
 }
 
 /*
+ * Grows the own buffer to hold n bytes, in whole PCAPIO_BUF_SIZE, keeping
+ * its bytes. Returns -1 with errno ENOMEM when it cannot.
+ */
+static int
+own_grow(struct pcapio_in *in, size_t n)
+{
+	size_t ncap = (n + PCAPIO_BUF_SIZE - 1) / PCAPIO_BUF_SIZE *
+	    PCAPIO_BUF_SIZE;
+	uint8_t *nbuf = realloc(in->own, ncap);
+
+	if (nbuf == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	in->own = nbuf;
+	in->own_cap = ncap;
+	return 0;
+}
+
+/*
  * Gathers the bytes left in buf and the r bytes of the block just taken
  * into the own buffer, and lets the blocks go: for a record longer than
  * the reserve. Returns -1 with errno set when the buffer cannot grow.
@@ -346,18 +366,8 @@ in_gather(struct pcapio_in *in, const uint8_t *data, size_t r)
 
 	if (!in->in_block)
 		memmove(in->own, in->buf + in->start, have);
-	if (need > in->own_cap) {
-		size_t ncap = (need + PCAPIO_BUF_SIZE - 1) / PCAPIO_BUF_SIZE *
-		    PCAPIO_BUF_SIZE;
-		uint8_t *nbuf = realloc(in->own, ncap);
-
-		if (nbuf == NULL) {
-			errno = ENOMEM;
-			return -1;
-		}
-		in->own = nbuf;
-		in->own_cap = ncap;
-	}
+	if (need > in->own_cap && own_grow(in, need) == -1)
+		return -1;
 	if (in->in_block) {
 		memcpy(in->own, in->buf + in->start, have);
 		readahead_release(in->ra);
@@ -435,16 +445,10 @@ in_fill(struct pcapio_in *in, size_t n)
 		in->end = have;
 	}
 	if (!in->in_chunk && n > in->cap) {
-		size_t ncap = (n + PCAPIO_BUF_SIZE - 1) / PCAPIO_BUF_SIZE *
-		    PCAPIO_BUF_SIZE;
-		uint8_t *nbuf = realloc(in->own, ncap);
-
-		if (nbuf == NULL) {
-			errno = ENOMEM;
+		if (own_grow(in, n) == -1)
 			return -1;
-		}
-		in->own = in->buf = nbuf;
-		in->own_cap = in->cap = ncap;
+		in->buf = in->own;
+		in->cap = in->own_cap;
 	}
 	while (in->end - in->start < n && !in->eof) {
 		ssize_t r;
