@@ -516,48 +516,56 @@ START_TEST(test_pcap_caplen_limit)
 END_TEST
 
 /*
- * Cuts a file at every offset from "from" to its end and checks that the
+ * Cuts a file at offset cut (writing it to path) and checks that the
  * whole records before the cut are returned, then -1 (cut inside a record)
- * or 0 (cut at a record boundary). recs[] are the record offsets; nrec
- * of them, the last entry being the file length.
+ * or 0 (cut at a record boundary), with the exact message. recs[] are the
+ * record offsets; nrec of them, the last entry being the file length.
  */
 static void
-check_cuts(const uint8_t *file, size_t len, const size_t *recs, size_t nrec,
-    size_t from, bool ng)
+check_cut(const uint8_t *file, size_t len, const size_t *recs, size_t nrec,
+    size_t cut, bool ng, const char *path)
 {
 	char err[PCAPIO_ERRBUF_SIZE], want[PCAPIO_ERRBUF_SIZE];
 	struct pcapio_in *in;
 	struct result r;
-	char *path = tmp_path();
-	size_t cut, k;
+	size_t k;
 
-	for (cut = from; cut <= len; cut++) {
-		write_file(path, file, cut);
-		in = pcapio_open(path, NULL, err);
-		ck_assert_msg(in != NULL, "cut %zu: %s", cut, err);
-		read_all(in, &r);
-		pcapio_close(in);
-		for (k = 0; k < nrec && recs[k + 1] <= cut; k++)
-			;
-		ck_assert_msg(r.n == k, "cut %zu: %" PRIu64 " records, "
-		    "want %zu", cut, r.n, k);
-		if (k == nrec || recs[k] == cut) {
-			ck_assert_msg(r.rc == 0, "cut %zu: %s", cut, r.err);
-			continue;
-		}
-		ck_assert_int_eq(r.rc, -1);
-		if (ng && cut - recs[k] < 4)
-			snprintf(want, sizeof(want),
-			    "block at byte offset %zu: "
-			    "file ends in the middle of a block (truncated "
-			    "capture)", recs[k]);
-		else
-			snprintf(want, sizeof(want),
-			    "record %zu at byte offset "
-			    "%zu: file ends in the middle of a record "
-			    "(truncated capture)", k + 1, recs[k]);
-		ck_assert_str_eq(r.err, want);
+	ck_assert_uint_le(cut, len);
+	write_file(path, file, cut);
+	in = pcapio_open(path, NULL, err);
+	ck_assert_msg(in != NULL, "cut %zu: %s", cut, err);
+	read_all(in, &r);
+	pcapio_close(in);
+	for (k = 0; k < nrec && recs[k + 1] <= cut; k++)
+		;
+	ck_assert_msg(r.n == k, "cut %zu: %" PRIu64 " records, want %zu", cut,
+	    r.n, k);
+	if (k == nrec || recs[k] == cut) {
+		ck_assert_msg(r.rc == 0, "cut %zu: %s", cut, r.err);
+		return;
 	}
+	ck_assert_int_eq(r.rc, -1);
+	if (ng && cut - recs[k] < 4)
+		snprintf(want, sizeof(want), "block at byte offset %zu: "
+		    "file ends in the middle of a block (truncated capture)",
+		    recs[k]);
+	else
+		snprintf(want, sizeof(want), "record %zu at byte offset %zu: "
+		    "file ends in the middle of a record (truncated capture)",
+		    k + 1, recs[k]);
+	ck_assert_str_eq(r.err, want);
+}
+
+/* check_cut() at every offset from "from" to the end. */
+static void
+check_cuts(const uint8_t *file, size_t len, const size_t *recs, size_t nrec,
+    size_t from, bool ng)
+{
+	char *path = tmp_path();
+	size_t cut;
+
+	for (cut = from; cut <= len; cut++)
+		check_cut(file, len, recs, nrec, cut, ng, path);
 	unlink(path);
 	free(path);
 }
@@ -2185,6 +2193,47 @@ START_TEST(test_corpus_truncated)
 }
 END_TEST
 
+/*
+ * pcapng over 1 MiB, read ahead in 1 MiB blocks: cut around the records
+ * that straddle the first block's end and near the end of the file, in a
+ * block's header and in its body.
+ */
+START_TEST(test_corpus_truncated_read_ahead)
+{
+	static const size_t deltas[] = { 0, 1, 3, 4, 5, 9, 27, 28, 100 };
+	const char *name = "zeek--irc-dcc-send.pcapng";
+	size_t offs[4096], n, len, k, j;
+	char *path = tmp_path();
+	uint32_t v;
+	uint8_t *d;
+
+	NEED_CORPUS();
+	d = read_whole(test_corpus_file(name), &len);
+	ck_assert_uint_gt(len, (1U << 20) + 65536);
+	n = record_offsets(d, len, true, offs, 4096);
+	ck_assert_uint_ge(n, 10);
+	/* An interface statistics block follows the last packet: cut before. */
+	memcpy(&v, d + offs[n - 1] + 4, 4);
+	len = offs[n] = offs[n - 1] + v;
+	for (k = 0; k < n; k++) {
+		bool near_block = offs[k + 1] > (1U << 20) - 4096 &&
+		    offs[k] < (1U << 20) + 4096;
+
+		if (!near_block && k + 3 < n)
+			continue;
+		for (j = 0; j < sizeof(deltas) / sizeof(deltas[0]); j++)
+			if (offs[k] + deltas[j] <= offs[k + 1])
+				check_cut(d, len, offs, n, offs[k] + deltas[j],
+				    true, path);
+	}
+	check_cut(d, len, offs, n, (1U << 20), true, path);
+	check_cut(d, len, offs, n, (1U << 20) + 1, true, path);
+	unlink(path);
+	free(path);
+	free(d);
+}
+END_TEST
+
 START_TEST(test_corpus_filter)
 {
 	static const struct {
@@ -3122,6 +3171,7 @@ pcapio_suite(void)
 	tcase_add_test(tc, test_corpus_timestamps);
 	tcase_add_test(tc, test_corpus_pcapng_output);
 	tcase_add_test(tc, test_corpus_truncated);
+	tcase_add_test(tc, test_corpus_truncated_read_ahead);
 	tcase_add_test(tc, test_corpus_filter);
 	tcase_add_test(tc, test_corpus_pipe);
 	tcase_add_test(tc, test_corpus_rewind);
