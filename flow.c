@@ -2,6 +2,7 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 
+#include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,14 +138,49 @@ key_hash(const struct flow_table *t, const struct flow_key *k)
 	return (uint32_t)(h ^ (h >> 32));
 }
 
+/*
+ * The addresses compared as words: memcmp() of a size known here is still
+ * a call into libc on every packet.
+ */
+static bool
+addrs_equal(const uint8_t *a, const uint8_t *b)
+{
+	uint64_t x = 0, wa, wb;
+	size_t i;
+
+	for (i = 0; i < 32; i += 8) {
+		memcpy(&wa, a + i, 8);
+		memcpy(&wb, b + i, 8);
+		x |= wa ^ wb;
+	}
+	return x == 0;
+}
+
 static bool
 key_equal(const struct flow_key *a, const struct flow_key *b)
 {
 	return a->proto == b->proto && a->port[0] == b->port[0] &&
 	    a->port[1] == b->port[1] && a->vlan_count == b->vlan_count &&
 	    a->vlan[0] == b->vlan[0] && a->vlan[1] == b->vlan[1] &&
-	    a->ipver == b->ipver && memcmp(a->addr, b->addr,
-	    sizeof(a->addr)) == 0;
+	    a->ipver == b->ipver && addrs_equal(a->addr[0], b->addr[0]);
+}
+
+/* memcmp(a, b, 16) as a sign, from two big-endian words. */
+static int
+addr_cmp(const uint8_t *a, const uint8_t *b)
+{
+	uint64_t wa, wb;
+	size_t i;
+
+	for (i = 0; i < 16; i += 8) {
+		memcpy(&wa, a + i, 8);
+		memcpy(&wb, b + i, 8);
+		wa = be64toh(wa);
+		wb = be64toh(wb);
+		if (wa != wb)
+			return wa < wb ? -1 : 1;
+	}
+	return 0;
 }
 
 /*
@@ -154,7 +190,7 @@ key_equal(const struct flow_key *a, const struct flow_key *b)
 static int
 key_from_view(const struct pkt_view *v, struct flow_key *k)
 {
-	int c = memcmp(v->src, v->dst, 16);
+	int c = addr_cmp(v->src, v->dst);
 	int sender;
 
 	memset(k, 0, sizeof(*k));
