@@ -1442,6 +1442,98 @@ START_TEST(test_readahead_synthetic)
 }
 END_TEST
 
+/* Reads bytes through a pipe as standard input (one thread, no blocks). */
+static void
+read_pipe(const uint8_t *p, size_t n, struct result *r)
+{
+	char err[PCAPIO_ERRBUF_SIZE];
+	struct pcapio_in *in;
+	pid_t pid;
+
+	make_stdin(pipe_feed(p, n, 65536, 0, 0, &pid));
+	in = pcapio_open("-", NULL, err);
+	ck_assert_msg(in != NULL, "%s", err);
+	read_all(in, r);
+	pcapio_close(in);
+	reap(pid);
+	reset_stdin();
+}
+
+static uint64_t
+xorshift(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/*
+ * Random captures over 1 MiB, of either byte order and precision, with
+ * records of up to 300 KB, most of them damaged past the first block (four
+ * bytes overwritten, a header's lengths among them, or cut short). Read
+ * ahead from a file and read through a pipe, they must give the same
+ * records, the same status and the same message.
+ */
+START_TEST(test_readahead_random)
+{
+	struct bytes b = { 0 };
+	struct result want, r;
+	char *path = tmp_path();
+	uint64_t x = 0x9e3779b97f4a7c15ULL;
+	int iter, damaged = 0, failed = 0;
+
+	for (iter = 0; iter < 24; iter++) {
+		size_t target = (1U << 20) + xorshift(&x) % (2U << 20), len;
+		uint32_t i = 0, size;
+		bool be = iter & 1, nano = iter & 2;
+
+		b.len = 0;
+		pcap_hdr(&b, be, nano, 2, 4, 300000, 1);
+		while (b.len < target) {
+			size = (uint32_t)(xorshift(&x) %
+			    (xorshift(&x) % 8 == 0 ? 300000 : 1600));
+			pcap_recd(&b, be, i, i % 1000, size, size + 4, i);
+			i++;
+		}
+		len = b.len;
+		switch (iter % 4) {
+		case 0:
+			break;
+		case 1:
+			/* Cut anywhere past the first megabyte. */
+			len = (1U << 20) + xorshift(&x) % (b.len - (1U << 20));
+			damaged++;
+			break;
+		default: {
+			size_t at = (1U << 20) - 4096 + xorshift(&x) %
+			    (b.len - (1U << 20));
+			uint32_t v = (uint32_t)xorshift(&x);
+
+			memcpy(b.p + at, &v, 4);
+			damaged++;
+			break;
+		}
+		}
+		write_file(path, b.p, len);
+		read_path(path, NULL, &want);
+		read_pipe(b.p, len, &r);
+		ck_assert_msg(r.n == want.n && r.rc == want.rc &&
+		    r.digest == want.digest && strcmp(r.err, want.err) == 0,
+		    "capture %d: file %" PRIu64 " records, %d, '%s'; pipe %"
+		    PRIu64 " records, %d, '%s'", iter, want.n, want.rc,
+		    want.err, r.n, r.rc, r.err);
+		failed += want.rc != 0;
+	}
+	/* The damage was seen, not only skipped over. */
+	ck_assert_int_eq(damaged, 18);
+	ck_assert_int_ge(failed, 6);
+	unlink(path);
+	free(path);
+	free(b.p);
+}
+END_TEST
+
 /* ---- BPF ---- */
 
 /* An Ethernet/IPv4 frame with protocol proto, ports 1000 -> 80. */
@@ -3156,6 +3248,7 @@ pcapio_suite(void)
 	tcase_add_test(tc, test_pipe_eintr);
 	tcase_add_test(tc, test_stdin_file_rewind);
 	tcase_add_test(tc, test_readahead_synthetic);
+	tcase_add_test(tc, test_readahead_random);
 	tcase_add_test(tc, test_filter_synthetic);
 	tcase_add_test(tc, test_write_roundtrip_synthetic);
 	tcase_add_test(tc, test_write_unbuffered_and_big);
