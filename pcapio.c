@@ -23,7 +23,8 @@
 /*
  * Input is read with read(2) into one buffer that is reused for every
  * record, so a file costs one system call per megabyte, not per packet. The
- * buffer grows only for a record or block larger than itself.
+ * buffer grows only for a record or block larger than itself. A regular
+ * file larger than it is read ahead instead (PCAPIO_AHEAD_BLOCK).
  */
 #define PCAPIO_BUF_SIZE (1024U * 1024)
 /*
