@@ -27,8 +27,9 @@ struct ra_block {
 
 /*
  * A ring: the thread fills blocks in order from `fill`, the reader takes
- * them in order from `take` and lets them go in order from `release`.
- * A seek bumps `gen`: a read under an older one is thrown away.
+ * them in order from `take` and lets them go in the same order, so the
+ * oldest it holds is `held` blocks before `take`. A seek bumps `gen`: a
+ * read under an older one is thrown away.
  */
 struct readahead {
 	int fd;
@@ -44,7 +45,6 @@ struct readahead {
 
 	unsigned fill;
 	unsigned take;
-	unsigned release;
 	unsigned held;
 	uint64_t gen;
 	off_t off;		/* where the thread reads next */
@@ -181,25 +181,24 @@ readahead_next(struct readahead *ra, uint8_t **data)
 	ssize_t r;
 
 	pthread_mutex_lock(&ra->mu);
+	while (!ra->ended && ra->blk[ra->take].state != BLOCK_FULL)
+		pthread_cond_wait(&ra->filled, &ra->mu);
+	b = &ra->blk[ra->take];
+	if (!ra->ended && b->len > 0) {
+		b->state = BLOCK_HELD;
+		ra->take = (ra->take + 1) % ra->n;
+		ra->held++;
+		*data = b->mem + ra->reserve;
+		r = b->len;
+		pthread_mutex_unlock(&ra->mu);
+		return r;
+	}
 	if (!ra->ended) {
-		while (ra->blk[ra->take].state != BLOCK_FULL)
-			pthread_cond_wait(&ra->filled, &ra->mu);
-		b = &ra->blk[ra->take];
-		if (b->len <= 0) {
-			/* The thread waits for a seek now; this block is spent. */
-			ra->ended = true;
-			ra->final = b->len;
-			ra->final_err = b->err;
-			b->state = BLOCK_FREE;
-		} else {
-			b->state = BLOCK_HELD;
-			ra->take = (ra->take + 1) % ra->n;
-			ra->held++;
-			*data = b->mem + ra->reserve;
-			r = b->len;
-			pthread_mutex_unlock(&ra->mu);
-			return r;
-		}
+		/* The thread waits for a seek now; this block is spent. */
+		ra->ended = true;
+		ra->final = b->len;
+		ra->final_err = b->err;
+		b->state = BLOCK_FREE;
 	}
 	r = ra->final;
 	errno = ra->final_err;
@@ -212,8 +211,8 @@ readahead_release(struct readahead *ra)
 {
 	pthread_mutex_lock(&ra->mu);
 	if (ra->held > 0) {
-		ra->blk[ra->release].state = BLOCK_FREE;
-		ra->release = (ra->release + 1) % ra->n;
+		ra->blk[(ra->take + ra->n - ra->held) % ra->n].state =
+		    BLOCK_FREE;
 		ra->held--;
 		pthread_cond_signal(&ra->freed);
 	}
@@ -234,7 +233,7 @@ readahead_seek(struct readahead *ra, off_t offset)
 		if (ra->blk[i].state != BLOCK_FILLING)
 			ra->blk[i].state = BLOCK_FREE;
 	/* The block being filled, if any, is at fill and comes back free. */
-	ra->take = ra->release = ra->fill;
+	ra->take = ra->fill;
 	ra->held = 0;
 	pthread_cond_signal(&ra->freed);
 	pthread_mutex_unlock(&ra->mu);
