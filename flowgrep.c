@@ -673,6 +673,46 @@ show_progress(struct run *run)
 }
 
 /*
+ * Pass 2 copies from the file read ahead (pcapio_copy_ahead) when the
+ * selected records fill at least 1/COPY_AHEAD_SHARE of the bytes from the
+ * first of them to the last: the reading thread reading all of that, while
+ * this one writes, then costs less than this one reading each record
+ * before writing it.
+ */
+#define COPY_AHEAD_SHARE 8
+
+/*
+ * A pass over the spool for the selected records: the offset of the first,
+ * the end of the last, and their bytes. Leaves the spool rewound; false on
+ * a read error.
+ */
+static bool
+selected_span(struct run *run, struct engine *e, uint64_t records,
+    uint64_t *first, uint64_t *end, uint64_t *bytes)
+{
+	struct serial_entry se;
+	uint64_t at = 0, i;
+
+	*first = *end = *bytes = 0;
+	for (i = 0; i < records; at += se.len) {
+		if (!spool_get(&run->serials, &se))
+			return false;
+		if (se.len == 0) {
+			at += se.serial;
+			continue;
+		}
+		i++;
+		if (!engine_selected(e, se.serial))
+			continue;
+		if (*bytes == 0)
+			*first = at;
+		*end = at + se.len;
+		*bytes += se.len;
+	}
+	return spool_rewind(&run->serials) == 0;
+}
+
+/*
  * Pass 2 over a classic pcap file, for -w alone: the selected records are
  * copied by offset, runs of adjacent ones at once, so the pass costs what
  * it writes rather than what it reads.
@@ -682,9 +722,13 @@ copy_selected(struct run *run, struct engine *e, uint64_t records)
 {
 	char errbuf[PCAPIO_ERRBUF_SIZE];
 	struct serial_entry se;
-	uint64_t at = 0, off = 0, len = 0, n = 0, i;
+	uint64_t at = 0, off = 0, len = 0, n = 0, i, first, end, bytes;
 
 	errno = 0;
+	if (!selected_span(run, e, records, &first, &end, &bytes))
+		goto fail;
+	if (bytes > 0 && bytes >= (end - first) / COPY_AHEAD_SHARE)
+		(void)pcapio_copy_ahead(run->in, first);
 	for (i = 0; i < records; at += se.len) {
 		if (!spool_get(&run->serials, &se))
 			goto fail;

@@ -38,6 +38,14 @@
 #define PCAPIO_AHEAD_BLOCK (1024U * 1024)
 #define PCAPIO_AHEAD_BLOCKS 4
 #define PCAPIO_AHEAD_RESERVE (260U * 1024)
+/*
+ * Pass 2 copying from blocks read ahead (pcapio_copy_ahead) seeks over a
+ * gap between the records it copies when the gap is longer than this, the
+ * blocks the thread reads ahead (reading through it would cost more), and
+ * writes pieces at least PCAPIO_OUT_DIRECT long straight from the block.
+ */
+#define PCAPIO_COPY_SEEK ((uint64_t)PCAPIO_AHEAD_BLOCKS * PCAPIO_AHEAD_BLOCK)
+#define PCAPIO_OUT_DIRECT (64U * 1024)
 /* Output is gathered into a buffer of this size between write(2) calls. */
 #define PCAPIO_OUT_BUF_SIZE (1024U * 1024)
 /* Asked of a pipe on standard input (the default maximum is 1 MiB). */
@@ -116,6 +124,12 @@ struct pcapio_in {
 	/* A regular file read ahead; buf may be a block of it (in_block). */
 	struct readahead *ra;
 	bool in_block;
+	/* pcapio_copy_ahead(): the block copied from, at copy_off. */
+	bool copy_ahead;
+	bool copy_held;
+	const uint8_t *copy_at;
+	size_t copy_left;
+	uint64_t copy_off;
 
 	/* Output view of the input. */
 	bool ng;
@@ -492,6 +506,8 @@ in_reset(struct pcapio_in *in, uint64_t pos)
 		in->buf = in->own;
 		in->cap = in->own_cap;
 		in->in_block = false;
+		in->copy_ahead = false;
+		in->copy_held = false;
 	}
 }
 
@@ -1899,16 +1915,17 @@ pcapio_rewind(struct pcapio_in *in, char *errbuf)
 /* ---- output ---- */
 
 /* Writes the buffered bytes. Returns -1 and keeps errno in out->err. */
+/* Writes n bytes at p; -1 (the error kept in out->err) when it cannot. */
 static int
-out_flush(struct pcapio_out *out)
+out_write_all(struct pcapio_out *out, const uint8_t *p, size_t n)
 {
 	size_t done = 0;
 	ssize_t r;
 
 	if (out->err != 0)
 		return -1;
-	while (done < out->len) {
-		r = write(out->fd, out->buf + done, out->len - done);
+	while (done < n) {
+		r = write(out->fd, p + done, n - done);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -1921,6 +1938,14 @@ out_flush(struct pcapio_out *out)
 		}
 		done += (size_t)r;
 	}
+	return 0;
+}
+
+static int
+out_flush(struct pcapio_out *out)
+{
+	if (out_write_all(out, out->buf, out->len) == -1)
+		return -1;
 	out->len = 0;
 	return 0;
 }
@@ -2014,6 +2039,104 @@ pcapio_raw_records(const struct pcapio_in *in)
 	return in->regular && !in->ng && in->pcap == NULL;
 }
 
+bool
+pcapio_copy_ahead(struct pcapio_in *in, uint64_t offset)
+{
+	if (in->ra == NULL || !pcapio_raw_records(in))
+		return false;
+	/* The seek drops the blocks pass 1 left, held or read ahead. */
+	readahead_seek(in->ra, (off_t)offset);
+	in->buf = in->own;
+	in->cap = in->own_cap;
+	in->in_block = false;
+	in->start = in->end = 0;
+	in->copy_ahead = true;
+	in->copy_held = false;
+	in->copy_left = 0;
+	in->copy_off = offset;
+	return true;
+}
+
+/* The next block to copy from, the one before let go. */
+static int
+copy_next_block(struct pcapio_in *in, char *errbuf)
+{
+	uint8_t *data;
+	ssize_t r;
+
+	if (in->copy_held) {
+		readahead_release(in->ra);
+		in->copy_held = false;
+	}
+	if ((r = readahead_next(in->ra, &data)) <= 0) {
+		snprintf(errbuf, PCAPIO_ERRBUF_SIZE, "%s", r < 0 ?
+		    strerror(errno) : "changed while it was read");
+		return -1;
+	}
+	in->copy_held = true;
+	in->copy_at = data;
+	in->copy_left = (size_t)r;
+	return 0;
+}
+
+/* Moves the copy place k bytes on, within the block. */
+static void
+copy_advance(struct pcapio_in *in, size_t k)
+{
+	in->copy_at += k;
+	in->copy_left -= k;
+	in->copy_off += k;
+}
+
+/* out_put(), but a large piece is written where it lies, not copied. */
+static int
+out_put_direct(struct pcapio_out *out, const uint8_t *p, size_t n)
+{
+	if (n < PCAPIO_OUT_DIRECT)
+		return out_put(out, p, n);
+	return out_flush(out) == -1 ? -1 : out_write_all(out, p, n);
+}
+
+/* pcapio_copy_records() from the blocks read ahead. */
+static int
+copy_from_blocks(struct pcapio_in *in, struct pcapio_out *out,
+    uint64_t offset, uint64_t len, char *errbuf)
+{
+	size_t k;
+
+	if (offset < in->copy_off || offset - in->copy_off > PCAPIO_COPY_SEEK) {
+		if (in->copy_held)
+			readahead_release(in->ra);
+		in->copy_held = false;
+		in->copy_left = 0;
+		in->copy_off = offset;
+		readahead_seek(in->ra, (off_t)offset);
+	}
+	while (in->copy_off < offset) {
+		if (in->copy_left == 0 && copy_next_block(in, errbuf) == -1)
+			return -1;
+		k = in->copy_left;
+		if (k > offset - in->copy_off)
+			k = (size_t)(offset - in->copy_off);
+		copy_advance(in, k);
+	}
+	while (len > 0) {
+		if (in->copy_left == 0 && copy_next_block(in, errbuf) == -1)
+			return -1;
+		k = in->copy_left;
+		if (k > len)
+			k = (size_t)len;
+		if (out_put_direct(out, in->copy_at, k) == -1) {
+			snprintf(errbuf, PCAPIO_ERRBUF_SIZE, "%s",
+			    strerror(out->err));
+			return -1;
+		}
+		copy_advance(in, k);
+		len -= k;
+	}
+	return 0;
+}
+
 int
 pcapio_copy_records(struct pcapio_in *in, struct pcapio_out *out,
     uint64_t offset, uint64_t len, uint64_t nrecords, char *errbuf)
@@ -2023,6 +2146,11 @@ pcapio_copy_records(struct pcapio_in *in, struct pcapio_out *out,
 
 	if (out->err != 0)
 		goto write_error;
+	if (in->copy_ahead) {
+		if (copy_from_blocks(in, out, offset, len, errbuf) == -1)
+			return -1;
+		len = 0;
+	}
 	while (len > 0) {
 		if (out->len == PCAPIO_OUT_BUF_SIZE && out_flush(out) < 0)
 			goto write_error;

@@ -177,6 +177,17 @@ int pcapio_write(struct pcapio_out *out, const uint8_t *hdr,
 bool pcapio_raw_records(const struct pcapio_in *in);
 
 /*
+ * Before pcapio_copy_records() copies much of a large file: the reading
+ * thread then reads it ahead from offset on, and the records are copied
+ * from its blocks, overlapping the reading with the writing. The bytes
+ * between records copied are passed over, or sought over when more than
+ * the blocks read ahead; the offsets given must grow. Returns false, and
+ * nothing changes, when the input is not read ahead (a small file, a
+ * stream) or not classic pcap. pcapio_rewind() ends it.
+ */
+bool pcapio_copy_ahead(struct pcapio_in *in, uint64_t offset);
+
+/*
  * Copies len bytes of whole records (nrecords of them) from the input file
  * at offset straight to the output, without parsing them: pass 2 then costs
  * what it writes. Returns -1 with errbuf set on a read or write error.

@@ -1709,6 +1709,172 @@ START_TEST(test_write_roundtrip_synthetic)
 }
 END_TEST
 
+/*
+ * Copies the records marked in sel (runs of adjacent ones at once, as
+ * flowgrep's pass 2 does) from in to path, from the blocks read ahead when
+ * ahead. Returns what pcapio_copy_records() last returned; err is set.
+ */
+static int
+copy_marked(struct pcapio_in *in, const char *path, const uint64_t *off,
+    const uint32_t *len, const bool *sel, size_t n, bool ahead, char *err)
+{
+	struct pcapio_out *out;
+	char cerr[PCAPIO_ERRBUF_SIZE];
+	uint64_t at = 0, run = 0, nrec = 0;
+	size_t i;
+	int rc = 0;
+
+	out = pcapio_out_open(path, in, false, NULL, cerr);
+	ck_assert_msg(out != NULL, "%s", cerr);
+	for (i = 0; i < n && !sel[i]; i++)
+		;
+	if (ahead && i < n)
+		ck_assert(pcapio_copy_ahead(in, off[i]));
+	for (; i < n && rc == 0; i++) {
+		if (!sel[i])
+			continue;
+		if (nrec > 0 && off[i] == at + run) {
+			run += len[i];
+			nrec++;
+			continue;
+		}
+		if (nrec > 0)
+			rc = pcapio_copy_records(in, out, at, run, nrec, err);
+		at = off[i];
+		run = len[i];
+		nrec = 1;
+	}
+	if (rc == 0 && nrec > 0)
+		rc = pcapio_copy_records(in, out, at, run, nrec, err);
+	ck_assert_int_eq(pcapio_out_close(out, cerr), 0);
+	return rc;
+}
+
+/*
+ * Pass 2 copying from the blocks read ahead (pcapio_copy_ahead) writes
+ * exactly what it writes reading each run itself: every record, every
+ * other, a random third, runs cut by blocks, records far apart (sought
+ * over), the last alone. A rewind then reads the file from the start. A
+ * file cut after pass 1 gives the same message both ways; a small file
+ * and pcapng are not read ahead.
+ */
+START_TEST(test_copy_ahead)
+{
+	char err[PCAPIO_ERRBUF_SIZE], err2[PCAPIO_ERRBUF_SIZE];
+	struct bytes b = { 0 }, e = { 0 };
+	struct pcapio_in *in;
+	struct pcap_rec rec;
+	struct result want, r;
+	char *path = tmp_path(), *opath = tmp_path();
+	enum { NREC = 3000 };
+	static uint64_t off[NREC];
+	static uint32_t len[NREC];
+	static bool sel[NREC];
+	uint64_t x = 0x9e3779b97f4a7c15ULL;
+	uint8_t *got, *got2;
+	size_t i, n, n2, k, mode;
+
+	pcap_hdr(&b, false, false, 2, 4, 2U << 20, 1);
+	for (i = 0; i < NREC; i++) {
+		uint32_t c = (uint32_t)(xorshift(&x) % 1600);
+
+		if (i % 100 == 7)
+			c = 300000 + (uint32_t)i;	/* longer than the reserve */
+		else if (i % 97 == 3)
+			c = 65535;
+		pcap_recd(&b, false, (uint32_t)i, 0, c, c, (unsigned)i);
+	}
+	ck_assert_uint_gt(b.len, 12U << 20);
+	write_file(path, b.p, b.len);
+	in = pcapio_open(path, NULL, err);
+	ck_assert_msg(in != NULL, "%s", err);
+	for (i = 0; i < NREC; i++) {
+		ck_assert_int_eq(pcapio_next(in, &rec, err), 1);
+		off[i] = rec.offset;
+		len[i] = PCAPIO_RECORD_HEADER_LEN + rec.caplen;
+	}
+	ck_assert_int_eq(pcapio_next(in, &rec, err), 0);
+	read_path(path, NULL, &want);
+
+	for (mode = 0; mode < 7; mode++) {
+		for (i = 0; i < NREC; i++) {
+			switch (mode) {
+			case 0: sel[i] = true; break;
+			case 1: sel[i] = i % 2 == 1; break;
+			case 2: sel[i] = xorshift(&x) % 3 == 0; break;
+			case 3: sel[i] = xorshift(&x) % 20 < 3; break;
+			/* Gaps far longer than the blocks read ahead. */
+			case 4: sel[i] = i == 2 || i == 1400 || i == 1401 ||
+			    i == NREC - 2; break;
+			case 5: sel[i] = i == NREC - 1; break;
+			default: sel[i] = i < 40 || (i > 1000 && i < 1100);
+			}
+		}
+		/* The expected bytes: the output header, then the records. */
+		e.len = 0;
+		b_put(&e, b.p, PCAPIO_FILE_HEADER_LEN);
+		for (i = 0; i < NREC; i++)
+			if (sel[i])
+				b_put(&e, b.p + off[i], len[i]);
+		ck_assert_int_eq(copy_marked(in, opath, off, len, sel, NREC,
+		    false, err), 0);
+		got = read_whole(opath, &n);
+		ck_assert_int_eq(copy_marked(in, opath, off, len, sel, NREC,
+		    true, err), 0);
+		got2 = read_whole(opath, &n2);
+		ck_assert_uint_eq(n, e.len);
+		ck_assert_uint_eq(n2, e.len);
+		ck_assert_mem_eq(got, e.p, e.len);
+		ck_assert_msg(memcmp(got2, e.p, e.len) == 0, "mode %zu", mode);
+		free(got);
+		free(got2);
+		/* A rewind ends copying: the records from the start. */
+		ck_assert_int_eq(pcapio_rewind(in, err), 0);
+		read_all(in, &r);
+		ck_assert_int_eq(r.rc, 0);
+		ck_assert_uint_eq(r.digest, want.digest);
+	}
+
+	/* Cut after pass 1: inside a record, and before the records copied. */
+	for (k = 0; k < 2; k++) {
+		ck_assert_int_eq(truncate(path, k == 0 ? (off_t)off[2000] + 9 :
+		    (off_t)off[10]), 0);
+		for (i = 0; i < NREC; i++)
+			sel[i] = i >= 1500;
+		ck_assert_int_eq(copy_marked(in, opath, off, len, sel, NREC,
+		    false, err), -1);
+		ck_assert_int_eq(copy_marked(in, opath, off, len, sel, NREC,
+		    true, err2), -1);
+		ck_assert_str_eq(err, "changed while it was read");
+		ck_assert_str_eq(err2, err);
+	}
+	pcapio_close(in);
+
+	/* Not read ahead: a file of a megabyte or less, pcapng, a pipe. */
+	write_file(path, b.p, off[20]);
+	in = pcapio_open(path, NULL, err);
+	ck_assert_msg(in != NULL, "%s", err);
+	ck_assert(!pcapio_copy_ahead(in, off[0]));
+	pcapio_close(in);
+	e.len = 0;
+	ng_shb(&e, false, 1, 0);
+	ng_idb(&e, false, 1, 0, -1, false, 0);
+	for (i = 0; i < 3000; i++)
+		ng_epb(&e, false, 0, i, 1000, 1000, (unsigned)i);
+	write_file(path, e.p, e.len);
+	in = pcapio_open(path, NULL, err);
+	ck_assert_msg(in != NULL, "%s", err);
+	ck_assert(!pcapio_copy_ahead(in, 0));
+	pcapio_close(in);
+	unlink(path);
+	unlink(opath);
+	free(path);
+	free(opath);
+	free(b.p);
+	free(e.p);
+}
+END_TEST
+
 /* Unbuffered output reaches the file at each record; buffered at close. */
 START_TEST(test_write_unbuffered_and_big)
 {
@@ -3303,6 +3469,7 @@ pcapio_suite(void)
 	tcase_add_test(tc, test_stdin_file_rewind);
 	tcase_add_test(tc, test_readahead_synthetic);
 	tcase_add_test(tc, test_readahead_random);
+	tcase_add_test(tc, test_copy_ahead);
 	tcase_add_test(tc, test_filter_synthetic);
 	tcase_add_test(tc, test_write_roundtrip_synthetic);
 	tcase_add_test(tc, test_write_unbuffered_and_big);

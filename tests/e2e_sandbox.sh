@@ -275,6 +275,7 @@ f_pcapng() { $1 -r "$PCAPNG" -a '' -w out.pcap; }
 f_damaged() { $1 -r "$DAMAGED" -a secret-token -w out.pcap; }
 f_ahead() { $1 -r "$AHEAD" -a 'PRIVMSG' -w out.pcap; }
 f_ahead_l_w_v() { $1 -r "$AHEAD" -v -a no-such-bytes -l log -w out.pcap; }
+f_copy_ahead() { $1 -r "$BULK" -v -a HTTP -w out.pcap; }
 f_full() { $1 -r "$MIXED" -a '' -w /dev/full; }
 f_stdin_lines() { cat "$SPLIT" | $1 -a secret-token; }
 f_stdin_json() { cat "$MIXED" | $1 --json -a ''; }
@@ -353,7 +354,8 @@ if [ -z "$PY" ] || [ ! -r /proc/self/status ]; then
 fi
 if [ ! -x "$MKCAP" ] || ! SPLIT=$(gen_capture split-match) ||
     ! MIXED=$(gen_capture mixed) || ! CONTEXT=$(gen_capture context) ||
-    ! KILL4=$(gen_capture kill4) || ! KILL6=$(gen_capture kill6); then
+    ! KILL4=$(gen_capture kill4) || ! KILL6=$(gen_capture kill6) ||
+    ! BULK=$(gen_capture bulk); then
 	skipped "file/*, stdin/*, dry-run/*" "cannot write captures with $MKCAP"
 	e2e_summary e2e_sandbox
 	exit
@@ -386,6 +388,8 @@ if [ -n "$CORPUS" ] && [ -r "$CORPUS/zeek--irc-dcc-send.pcapng" ]; then
 else
 	skipped "file/read-ahead*" "no $CORPUS/zeek--irc-dcc-send.pcapng"
 fi
+# Pass 2 of a classic pcap over 1 MiB copies from the blocks read ahead.
+pair file/copy-ahead 0 f_copy_ahead
 if [ -w /dev/full ]; then
 	pair file/write-error 2 f_full
 else

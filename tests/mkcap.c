@@ -1337,6 +1337,51 @@ struct scenario {
 	const char *what;
 };
 
+/*
+ * bulk: 48 TCP connections 10.0.9.1:41000+i to 10.0.9.2:80, interleaved a
+ * segment at a time, 2.9 MB in all: over a megabyte, so flowgrep reads it
+ * ahead, and its pass 2 copies scattered records from the blocks read
+ * ahead (pcapio_copy_ahead). After the handshakes each client sends
+ * "GET /bulk/I" (every fourth: "hello bulk I"); then 40 rounds
+ * of 1400 bytes of lowercase filler, client and server in turn; then every
+ * connection closes. Every third connection's server sends "HTTP/1.1 200
+ * OK" across two segments ("...HT" + "TP/1.1 200 OK..."), in rounds 21
+ * and 23: -a HTTP selects those 16 flows, a third of the bytes.
+ */
+static void
+sc_bulk(struct cap *c)
+{
+	enum { NCONN = 48, ROUNDS = 40, SEG = 1400 };
+	static struct conn k[NCONN];
+	char buf[SEG + 1];
+	int i, r, j;
+
+	for (i = 0; i < NCONN; i++) {
+		k[i] = conn("10.0.9.1", (uint16_t)(41000 + i), "10.0.9.2", 80,
+		    0x10000000U + (uint32_t)i * 7919, 0x20000000U +
+		    (uint32_t)i * 104729);
+		tcp_handshake(c, &k[i]);
+	}
+	for (i = 0; i < NCONN; i++) {
+		snprintf(buf, sizeof(buf), i % 4 == 0 ? "hello bulk %d\r\n" :
+		    "GET /bulk/%d\r\n\r\n", i);
+		tcp_send(c, &k[i], 0, buf);
+	}
+	for (r = 0; r < ROUNDS; r++)
+		for (i = 0; i < NCONN; i++) {
+			for (j = 0; j < SEG; j++)
+				buf[j] = (char)('a' + (i + r + j) % 26);
+			buf[SEG] = '\0';
+			if (i % 3 == 0 && r == 21)
+				memcpy(buf + SEG - 2, "HT", 2);
+			if (i % 3 == 0 && r == 23)
+				memcpy(buf, "TP/1.1 200 OK\r\n", 15);
+			tcp_send(c, &k[i], r % 2, buf);
+		}
+	for (i = 0; i < NCONN; i++)
+		tcp_close(c, &k[i]);
+}
+
 static const struct scenario scenarios[] = {
     {"split-match", DLT_EN10MB, false, sc_split_match,
 	"token straddling 2 and 3 TCP segments"},
@@ -1372,6 +1417,8 @@ static const struct scenario scenarios[] = {
 	"ten flows, ARP, a lone fragment: -A/-B/-C"},
     {"hostile", DLT_EN10MB, false, sc_hostile,
 	"quotes, backslashes, NUL, control bytes, bad UTF-8, long line"},
+    {"bulk", DLT_EN10MB, false, sc_bulk,
+	"48 interleaved TCP connections, 2.9 MB: read ahead, copied ahead"},
 };
 
 #define NSCENARIOS (sizeof(scenarios) / sizeof(scenarios[0]))
