@@ -1914,8 +1914,7 @@ pcapio_rewind(struct pcapio_in *in, char *errbuf)
 
 /* ---- output ---- */
 
-/* Writes the buffered bytes. Returns -1 and keeps errno in out->err. */
-/* Writes n bytes at p; -1 (the error kept in out->err) when it cannot. */
+/* Writes n bytes at p. Returns -1 and keeps errno in out->err. */
 static int
 out_write_all(struct pcapio_out *out, const uint8_t *p, size_t n)
 {
@@ -1941,6 +1940,7 @@ out_write_all(struct pcapio_out *out, const uint8_t *p, size_t n)
 	return 0;
 }
 
+/* Writes the buffered bytes. Returns -1 and keeps errno in out->err. */
 static int
 out_flush(struct pcapio_out *out)
 {

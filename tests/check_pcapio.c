@@ -1755,8 +1755,8 @@ copy_marked(struct pcapio_in *in, const char *path, const uint64_t *off,
  * exactly what it writes reading each run itself: every record, every
  * other, a random third, runs cut by blocks, records far apart (sought
  * over), the last alone. A rewind then reads the file from the start. A
- * file cut after pass 1 gives the same message both ways; a small file
- * and pcapng are not read ahead.
+ * file cut after pass 1 gives the same message both ways, and a write
+ * error its own; a small file and pcapng are not read ahead.
  */
 START_TEST(test_copy_ahead)
 {
@@ -1833,6 +1833,20 @@ START_TEST(test_copy_ahead)
 		read_all(in, &r);
 		ck_assert_int_eq(r.rc, 0);
 		ck_assert_uint_eq(r.digest, want.digest);
+	}
+
+	/* A write error ends copying with its message. */
+	if (access("/dev/full", W_OK) == 0) {
+		struct pcapio_out *out = pcapio_out_open("/dev/full", in, false,
+		    NULL, err);
+
+		ck_assert_msg(out != NULL, "%s", err);
+		ck_assert(pcapio_copy_ahead(in, off[0]));
+		ck_assert_int_eq(pcapio_copy_records(in, out, off[0],
+		    off[NREC - 1] - off[0], NREC - 1, err), -1);
+		ck_assert_str_eq(err, strerror(ENOSPC));
+		ck_assert_int_eq(pcapio_out_close(out, err), -1);
+		ck_assert_int_eq(pcapio_rewind(in, err), 0);
 	}
 
 	/* Cut after pass 1: inside a record, and before the records copied. */
