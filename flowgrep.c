@@ -681,35 +681,63 @@ show_progress(struct run *run)
  */
 #define COPY_AHEAD_SHARE 8
 
+/* A walk over the spool's records; offsets are implied (spool_put). */
+struct spool_walk {
+	uint64_t records;	/* of pass 1 */
+	uint64_t i;		/* records passed */
+	uint64_t at;		/* offset of the next one */
+};
+
 /*
- * A pass over the spool for the selected records: the offset of the first,
- * the end of the last, and their bytes. Leaves the spool rewound; false on
- * a read error.
+ * The next record pass 1 selected: its offset and length. Returns 1, 0
+ * when none is left, -1 on a read error (errno set, or 0 when the spool
+ * ended early).
+ */
+static int
+next_selected(struct run *run, struct engine *e, struct spool_walk *w,
+    uint64_t *off, uint32_t *len)
+{
+	struct serial_entry se;
+
+	while (w->i < w->records) {
+		if (!spool_get(&run->serials, &se))
+			return -1;
+		if (se.len == 0) {
+			w->at += se.serial;
+			continue;
+		}
+		w->i++;
+		*off = w->at;
+		w->at += se.len;
+		if (engine_selected(e, se.serial)) {
+			*len = se.len;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The selected records' bytes, and the span from the first of them to the
+ * end of the last. Leaves the spool rewound; false on a read error.
  */
 static bool
 selected_span(struct run *run, struct engine *e, uint64_t records,
-    uint64_t *first, uint64_t *end, uint64_t *bytes)
+    uint64_t *first, uint64_t *span, uint64_t *bytes)
 {
-	struct serial_entry se;
-	uint64_t at = 0, i;
+	struct spool_walk w = { records, 0, 0 };
+	uint64_t off;
+	uint32_t len;
+	int r;
 
-	*first = *end = *bytes = 0;
-	for (i = 0; i < records; at += se.len) {
-		if (!spool_get(&run->serials, &se))
-			return false;
-		if (se.len == 0) {
-			at += se.serial;
-			continue;
-		}
-		i++;
-		if (!engine_selected(e, se.serial))
-			continue;
+	*first = *span = *bytes = 0;
+	while ((r = next_selected(run, e, &w, &off, &len)) == 1) {
 		if (*bytes == 0)
-			*first = at;
-		*end = at + se.len;
-		*bytes += se.len;
+			*first = off;
+		*span = off + len - *first;
+		*bytes += len;
 	}
-	return spool_rewind(&run->serials) == 0;
+	return r == 0 && spool_rewind(&run->serials) == 0;
 }
 
 /*
@@ -721,37 +749,32 @@ static int
 copy_selected(struct run *run, struct engine *e, uint64_t records)
 {
 	char errbuf[PCAPIO_ERRBUF_SIZE];
-	struct serial_entry se;
-	uint64_t at = 0, off = 0, len = 0, n = 0, i, first, end, bytes;
+	struct spool_walk w = { records, 0, 0 };
+	uint64_t off, start = 0, run_len = 0, n = 0, first, span, bytes;
+	uint32_t len;
+	int r;
 
 	errno = 0;
-	if (!selected_span(run, e, records, &first, &end, &bytes))
+	if (!selected_span(run, e, records, &first, &span, &bytes))
 		goto fail;
-	if (bytes > 0 && bytes >= (end - first) / COPY_AHEAD_SHARE)
+	if (bytes > 0 && bytes >= span / COPY_AHEAD_SHARE)
 		(void)pcapio_copy_ahead(run->in, first);
-	for (i = 0; i < records; at += se.len) {
-		if (!spool_get(&run->serials, &se))
-			goto fail;
-		if (se.len == 0) {
-			at += se.serial;
-			continue;
-		}
-		i++;
-		if (!engine_selected(e, se.serial))
-			continue;
-		if (n > 0 && at == off + len) {
-			len += se.len;
+	while ((r = next_selected(run, e, &w, &off, &len)) == 1) {
+		if (n > 0 && off == start + run_len) {
+			run_len += len;
 			n++;
 			continue;
 		}
-		if (n > 0 && pcapio_copy_records(run->in, run->out, off, len, n,
-		    errbuf) == -1)
+		if (n > 0 && pcapio_copy_records(run->in, run->out, start,
+		    run_len, n, errbuf) == -1)
 			goto copy_fail;
-		off = at;
-		len = se.len;
+		start = off;
+		run_len = len;
 		n = 1;
 	}
-	if (n > 0 && pcapio_copy_records(run->in, run->out, off, len, n,
+	if (r == -1)
+		goto fail;
+	if (n > 0 && pcapio_copy_records(run->in, run->out, start, run_len, n,
 	    errbuf) == -1)
 		goto copy_fail;
 	return 0;
