@@ -1889,6 +1889,53 @@ START_TEST(test_copy_ahead)
 }
 END_TEST
 
+/*
+ * A pipe read as standard input, and one written as standard output (-w -),
+ * is asked to hold 1 MiB rather than 64 KiB, so that neither end waits on
+ * the other every 64 KiB; what goes through is unchanged.
+ */
+START_TEST(test_pipe_size)
+{
+	char err[PCAPIO_ERRBUF_SIZE];
+	struct bytes b = { 0 };
+	struct pcapio_in *in;
+	struct pcapio_out *out;
+	struct pcap_rec rec;
+	uint8_t got[128];
+	int ip[2], op[2], saved;
+
+	build_three(&b, false, false, 4);
+	ck_assert_int_eq(pipe(ip), 0);
+	ck_assert_int_eq(fcntl(ip[1], F_GETPIPE_SZ), 65536);
+	ck_assert_int_eq(write(ip[1], b.p, b.len), (ssize_t)b.len);
+	close(ip[1]);
+	make_stdin(ip[0]);
+	in = pcapio_open("-", NULL, err);
+	ck_assert_msg(in != NULL, "%s", err);
+	ck_assert_int_eq(fcntl(STDIN_FILENO, F_GETPIPE_SZ), 1 << 20);
+
+	ck_assert_int_eq(pipe(op), 0);
+	saved = dup(STDOUT_FILENO);
+	ck_assert_int_ge(saved, 0);
+	ck_assert_int_eq(dup2(op[1], STDOUT_FILENO), STDOUT_FILENO);
+	out = pcapio_out_open("-", in, false, NULL, err);
+	ck_assert_msg(out != NULL, "%s", err);
+	ck_assert_int_eq(fcntl(op[0], F_GETPIPE_SZ), 1 << 20);
+	ck_assert_int_eq(pcapio_next(in, &rec, err), 1);
+	ck_assert_int_eq(pcapio_write(out, rec.hdr, rec.data, rec.caplen), 0);
+	ck_assert_int_eq(pcapio_out_close(out, err), 0);
+	ck_assert_int_eq(dup2(saved, STDOUT_FILENO), STDOUT_FILENO);
+	close(saved);
+	close(op[1]);
+	ck_assert_int_eq(read(op[0], got, sizeof(got)), 24 + 16 + 60);
+	ck_assert_mem_eq(got, b.p, 24 + 16 + 60);
+	close(op[0]);
+	pcapio_close(in);
+	reset_stdin();
+	free(b.p);
+}
+END_TEST
+
 /* Unbuffered output reaches the file at each record; buffered at close. */
 START_TEST(test_write_unbuffered_and_big)
 {
@@ -3480,6 +3527,7 @@ pcapio_suite(void)
 	tcase_add_test(tc, test_pipe_synthetic);
 	tcase_add_test(tc, test_pipe_chunks);
 	tcase_add_test(tc, test_pipe_eintr);
+	tcase_add_test(tc, test_pipe_size);
 	tcase_add_test(tc, test_stdin_file_rewind);
 	tcase_add_test(tc, test_readahead_synthetic);
 	tcase_add_test(tc, test_readahead_random);
