@@ -690,8 +690,8 @@ struct spool_walk {
 
 /*
  * The next record pass 1 selected: its offset and length. Returns 1, 0
- * when none is left, -1 on a read error (errno set, or 0 when the spool
- * ended early).
+ * when none is left, -1 on a read error (errno set) or when the spool
+ * ended early (errno 0).
  */
 static int
 next_selected(struct run *run, struct engine *e, struct spool_walk *w,
@@ -700,6 +700,7 @@ next_selected(struct run *run, struct engine *e, struct spool_walk *w,
 	struct serial_entry se;
 
 	while (w->i < w->records) {
+		errno = 0;
 		if (!spool_get(&run->serials, &se))
 			return -1;
 		if (se.len == 0) {

@@ -1342,8 +1342,8 @@ struct scenario {
  * segment at a time, 2.9 MB in all: over a megabyte, so flowgrep reads it
  * ahead, and its pass 2 copies scattered records from the blocks read
  * ahead (pcapio_copy_ahead). After the handshakes each client sends
- * "GET /bulk/I" (every fourth: "hello bulk I"); then 40 rounds
- * of 1400 bytes of lowercase filler, client and server in turn; then every
+ * "GET /bulk/I" (every fourth: "hello bulk I"); then 40 rounds of 1400
+ * bytes of lowercase filler, client and server in turn; then every
  * connection closes. Every third connection's server sends "HTTP/1.1 200
  * OK" across two segments ("...HT" + "TP/1.1 200 OK..."), in rounds 21
  * and 23: -a HTTP selects those 16 flows, a third of the bytes.
