@@ -124,9 +124,11 @@ struct pcapio_in {
 	/* A regular file read ahead; buf may be a block of it (in_block). */
 	struct readahead *ra;
 	bool in_block;
-	/* pcapio_copy_ahead(): the block copied from, at copy_off. */
+	/*
+	 * pcapio_copy_ahead(): the block copied from, at copy_off; held while
+	 * copy_left is not 0.
+	 */
 	bool copy_ahead;
-	bool copy_held;
 	const uint8_t *copy_at;
 	size_t copy_left;
 	uint64_t copy_off;
@@ -507,7 +509,7 @@ in_reset(struct pcapio_in *in, uint64_t pos)
 		in->cap = in->own_cap;
 		in->in_block = false;
 		in->copy_ahead = false;
-		in->copy_held = false;
+		in->copy_left = 0;
 	}
 }
 
@@ -2052,48 +2054,39 @@ pcapio_copy_ahead(struct pcapio_in *in, uint64_t offset)
 {
 	if (in->ra == NULL || !pcapio_raw_records(in))
 		return false;
-	/* The seek drops the blocks pass 1 left, held or read ahead. */
-	readahead_seek(in->ra, (off_t)offset);
-	in->buf = in->own;
-	in->cap = in->own_cap;
-	in->in_block = false;
-	in->start = in->end = 0;
+	/* Its seek drops every block held or read ahead. */
+	in_reset(in, offset - (uint64_t)in->base);
 	in->copy_ahead = true;
-	in->copy_held = false;
-	in->copy_left = 0;
 	in->copy_off = offset;
 	return true;
 }
 
-/* The next block to copy from, the one before let go. */
+/* The next block to copy from (none is held). */
 static int
 copy_next_block(struct pcapio_in *in, char *errbuf)
 {
 	uint8_t *data;
 	ssize_t r;
 
-	if (in->copy_held) {
-		readahead_release(in->ra);
-		in->copy_held = false;
-	}
 	if ((r = readahead_next(in->ra, &data)) <= 0) {
 		snprintf(errbuf, PCAPIO_ERRBUF_SIZE, "%s", r < 0 ?
 		    strerror(errno) : "changed while it was read");
 		return -1;
 	}
-	in->copy_held = true;
 	in->copy_at = data;
 	in->copy_left = (size_t)r;
 	return 0;
 }
 
-/* Moves the copy place k bytes on, within the block. */
+/* Moves the copy place k bytes on; a block used up is let go. */
 static void
 copy_advance(struct pcapio_in *in, size_t k)
 {
 	in->copy_at += k;
 	in->copy_left -= k;
 	in->copy_off += k;
+	if (in->copy_left == 0)
+		readahead_release(in->ra);
 }
 
 /* out_put(), but a large piece is written where it lies, not copied. */
@@ -2105,21 +2098,18 @@ out_put_direct(struct pcapio_out *out, const uint8_t *p, size_t n)
 	return out_flush(out) == -1 ? -1 : out_write_all(out, p, n);
 }
 
-/* pcapio_copy_records() from the blocks read ahead. */
+/*
+ * pcapio_copy_records() from the blocks read ahead. Returns -1 with errbuf
+ * set on a read error, or with out->err set on a write error.
+ */
 static int
 copy_from_blocks(struct pcapio_in *in, struct pcapio_out *out,
     uint64_t offset, uint64_t len, char *errbuf)
 {
 	size_t k;
 
-	if (offset < in->copy_off || offset - in->copy_off > PCAPIO_COPY_SEEK) {
-		if (in->copy_held)
-			readahead_release(in->ra);
-		in->copy_held = false;
-		in->copy_left = 0;
-		in->copy_off = offset;
-		readahead_seek(in->ra, (off_t)offset);
-	}
+	if (offset < in->copy_off || offset - in->copy_off > PCAPIO_COPY_SEEK)
+		(void)pcapio_copy_ahead(in, offset);
 	while (in->copy_off < offset) {
 		if (in->copy_left == 0 && copy_next_block(in, errbuf) == -1)
 			return -1;
@@ -2134,11 +2124,8 @@ copy_from_blocks(struct pcapio_in *in, struct pcapio_out *out,
 		k = in->copy_left;
 		if (k > len)
 			k = (size_t)len;
-		if (out_put_direct(out, in->copy_at, k) == -1) {
-			snprintf(errbuf, PCAPIO_ERRBUF_SIZE, "%s",
-			    strerror(out->err));
+		if (out_put_direct(out, in->copy_at, k) == -1)
 			return -1;
-		}
 		copy_advance(in, k);
 		len -= k;
 	}
@@ -2155,9 +2142,12 @@ pcapio_copy_records(struct pcapio_in *in, struct pcapio_out *out,
 	if (out->err != 0)
 		goto write_error;
 	if (in->copy_ahead) {
-		if (copy_from_blocks(in, out, offset, len, errbuf) == -1)
+		if (copy_from_blocks(in, out, offset, len, errbuf) == -1) {
+			if (out->err != 0)
+				goto write_error;
 			return -1;
-		len = 0;
+		}
+		len = 0;	/* copied */
 	}
 	while (len > 0) {
 		if (out->len == PCAPIO_OUT_BUF_SIZE && out_flush(out) < 0)
