@@ -34,7 +34,7 @@ NIDS_LIBS = -lnids $(shell $(PKG_CONFIG) --libs gthread-2.0) -lnet -lpcap
 # The build directory depends on the sanitizer so that instrumented and plain
 # objects never mix.
 BUILD = build$(if $(SANITIZER),-$(SANITIZER))
-MODULES = readahead pcapio decode reasm flow hscache littrie match report engine log options kill sandbox
+MODULES = readahead pcapio decode reasm flow hscache littrie match matcher report engine log options kill sandbox
 MODOBJS = $(MODULES:%=$(BUILD)/%.o)
 BIN = $(BUILD)/flowgrep
 
@@ -144,7 +144,7 @@ FUZZ_CC ?= clang
 FUZZ_BUILD = build-fuzz
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
-FUZZ_MODULES = readahead pcapio decode reasm flow hscache littrie match engine
+FUZZ_MODULES = readahead pcapio decode reasm flow hscache littrie match matcher engine
 FUZZ_OBJS = $(FUZZ_MODULES:%=$(FUZZ_BUILD)/%.o) $(FUZZ_BUILD)/harness.o \
 	$(FUZZ_BUILD)/fuzzpat.o
 FUZZ_NAMES = packet capture patterns

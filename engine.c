@@ -4,6 +4,7 @@
 
 #include "decode.h"
 #include "engine.h"
+#include "matcher.h"
 #include "reasm.h"
 
 /*
@@ -48,6 +49,8 @@ struct engine {
 	uint32_t next_dgram;
 	struct bitset sel_flows;	/* selected flows, by serial */
 	struct bitset sel_dgrams;	/* selected datagram units */
+	struct matcher *mt;		/* the match thread, or NULL */
+	struct bitset deferred;		/* flows it decides, by serial */
 	uint64_t now;			/* latest capture time seen */
 	bool finishing;
 	bool ending;			/* deciding a flow that leaves the table */
@@ -479,6 +482,16 @@ decide_flow(struct engine *e, struct flow *f, enum verdict v,
 
 	if (f->unit.verdict != VERDICT_UNDECIDED)
 		return;
+	if (e->mt != NULL && v == VERDICT_NOMATCH &&
+	    !matcher_matched(e->mt, f->unit.serial)) {
+		/* Its last bytes may still wait in the match thread's queue. */
+		f->unit.verdict = VERDICT_DEFERRED;
+		bitset_set(&e->deferred, f->unit.serial);
+		matcher_end(e->mt, f->unit.serial);
+		return;
+	}
+	if (e->mt != NULL)
+		v = matcher_matched(e->mt, f->unit.serial) ? VERDICT_MATCH : v;
 	if (hit != NULL)
 		f->hit = *hit;
 	f->decided_ts = e->now;
@@ -609,6 +622,14 @@ sink_data(void *ctx, int dir, const uint8_t *p, uint32_t len)
 		e->cfg.stream(e->cfg.ctx, f, dir, p, len);
 	if (f->unit.verdict != VERDICT_UNDECIDED)
 		return;
+	if (e->mt != NULL) {
+		/* Once matched, the flow's bytes are of no more use. */
+		if (matcher_matched(e->mt, f->unit.serial))
+			decide_flow(e, f, VERDICT_MATCH, NULL);
+		else
+			matcher_data(e->mt, f->unit.serial, dir, p, len);
+		return;
+	}
 	if (match_feed(e->cfg.ms, &f->md[dir], dir, p, len, &hit))
 		decide_flow(e, f, VERDICT_MATCH, &hit);
 	else if (depth_exhausted(e, f))
@@ -623,7 +644,12 @@ sink_gap(void *ctx, int dir, uint32_t len)
 
 	if (e->cfg.stream_gap != NULL)
 		e->cfg.stream_gap(e->cfg.ctx, f, dir, len);
-	if (f->unit.verdict == VERDICT_UNDECIDED) {
+	if (f->unit.verdict == VERDICT_UNDECIDED && e->mt != NULL) {
+		if (matcher_matched(e->mt, f->unit.serial))
+			decide_flow(e, f, VERDICT_MATCH, NULL);
+		else
+			matcher_gap(e->mt, f->unit.serial, dir, len);
+	} else if (f->unit.verdict == VERDICT_UNDECIDED) {
 		match_gap(e->cfg.ms, &f->md[dir], len);
 		if (depth_exhausted(e, f))
 			decide_flow(e, f, VERDICT_NOMATCH, NULL);
@@ -715,8 +741,16 @@ datagram(struct engine *e, struct flow *f, int dir, const struct pkt_view *v)
 
 	if (e->cfg.stream != NULL && v->payload_len > 0)
 		e->cfg.stream(e->cfg.ctx, f, dir, v->payload, v->payload_len);
-	if (f->unit.verdict == VERDICT_UNDECIDED &&
-	    match_datagram(e->cfg.ms, dir, v->payload, v->payload_len, &hit))
+	if (f->unit.verdict != VERDICT_UNDECIDED)
+		return;
+	if (e->mt != NULL) {
+		if (matcher_matched(e->mt, f->unit.serial))
+			decide_flow(e, f, VERDICT_MATCH, NULL);
+		else
+			matcher_datagram(e->mt, f->unit.serial, dir, v->payload,
+			    v->payload_len);
+	} else if (match_datagram(e->cfg.ms, dir, v->payload, v->payload_len,
+	    &hit))
 		decide_flow(e, f, VERDICT_MATCH, &hit);
 }
 
@@ -893,6 +927,9 @@ engine_new(const struct engine_config *cfg)
 	    cfg->udp_timeout_ns, cfg->st, flow_ended, e);
 	e->defrag = defrag_new(cfg->st, datagram_dropped, e);
 	e->reasm = reasm_tcp_new(cfg->st);
+	/* Without a thread (one CPU, no memory), the engine matches itself. */
+	if (cfg->match_thread && !cfg->hold && !e->context && cfg->kill == NULL)
+		e->mt = matcher_new(cfg->ms, cfg->st);
 	if (cfg->hold)
 		e->hold = hold_new(cfg->hold_mem, cfg->st);
 	if (e->context) {
@@ -969,6 +1006,31 @@ ctx_clear(struct engine *e)
 			ctx_remove(e, e->ctx_buckets[i]);
 }
 
+/* The flows the match thread decided, once it has matched everything. */
+static void
+settle_deferred(struct engine *e)
+{
+	struct stats *st = e->cfg.st;
+	uint32_t serial;
+	size_t i;
+	bool matched;
+
+	matcher_finish(e->mt);
+	for (i = 0; i < e->deferred.len; i++)
+		for (serial = (uint32_t)i * 8; e->deferred.bits[i] != 0;
+		    serial++, e->deferred.bits[i] >>= 1) {
+			if (!(e->deferred.bits[i] & 1))
+				continue;
+			matched = matcher_matched(e->mt, serial);
+			st->flows_matched += matched;
+			if (matched == e->cfg.invert)
+				continue;
+			mark_selected(e, serial);
+			st->units_selected++;
+			st->flows_selected++;
+		}
+}
+
 void
 engine_finish(struct engine *e)
 {
@@ -980,6 +1042,8 @@ engine_finish(struct engine *e)
 	e->defrag = NULL;
 	flow_table_free(e->flows);
 	e->flows = NULL;
+	if (e->mt != NULL)
+		settle_deferred(e);
 	ctx_clear(e);
 	if (e->hold != NULL)
 		hold_drain(e->hold, engine_write, e);
@@ -1002,6 +1066,8 @@ engine_free(struct engine *e)
 	free(e->ctx_buckets);
 	reasm_tcp_free(e->reasm);
 	hold_free(e->hold);
+	matcher_free(e->mt);
+	free(e->deferred.bits);
 	free(e->sel_flows.bits);
 	free(e->sel_dgrams.bits);
 	free(e);

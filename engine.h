@@ -90,6 +90,14 @@ struct engine_config {
 	/* A flow leaves the table (after its last stream bytes). */
 	void (*flow_end)(void *ctx, const struct flow *f);
 	bool full_streams;
+	/*
+	 * Two-pass mode with nothing else waiting on verdicts (no report,
+	 * kill, context, hold or stream callbacks print or act on them):
+	 * match on a thread of its own (matcher.c). Verdicts, and the counts
+	 * of matched and selected flows, are then complete only after
+	 * engine_finish().
+	 */
+	bool match_thread;
 	void *ctx;
 };
 

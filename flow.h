@@ -16,6 +16,8 @@ enum verdict {
 	VERDICT_UNDECIDED = 0,
 	VERDICT_MATCH,
 	VERDICT_NOMATCH,
+	/* Ended unmatched so far: the match thread decides (engine.c). */
+	VERDICT_DEFERRED,
 };
 
 struct held_blk;

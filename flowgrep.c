@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -619,6 +620,34 @@ enter_sandbox(const struct run *run)
 
 /* ---- the run ---- */
 
+/*
+ * Whether pass 1 matches on a thread of its own (--match-thread): only when
+ * nothing waits on a flow's verdict before the end of pass 1 (-w alone, no
+ * -l, reports, context or kills). auto wants two CPUs and a pattern set
+ * that Vectorscan runs: PCRE2 with a few patterns scans in less time than
+ * handing the bytes over would take.
+ */
+static bool
+want_match_thread(const struct run *run, const struct match_set *ms,
+    bool two_pass)
+{
+	const struct options *o = run->opt;
+	struct match_mem mm;
+	cpu_set_t cpus;
+
+	if (!two_pass || o->match_thread == MATCH_THREAD_NEVER ||
+	    run->log != NULL || run->text_lines || o->json ||
+	    o->context_after > 0 || o->context_before > 0 ||
+	    run->killer != NULL)
+		return false;
+	if (o->match_thread == MATCH_THREAD_ALWAYS)
+		return true;
+	match_set_memory(ms, &mm);
+	return mm.fast + mm.gated > 0 &&
+	    sched_getaffinity(0, sizeof(cpus), &cpus) == 0 &&
+	    CPU_COUNT(&cpus) >= 2;
+}
+
 static void
 print_stats(struct run *run, bool hold)
 {
@@ -889,6 +918,7 @@ main(int argc, char **argv)
 	cfg.assign = two_pass ? assign_unit : NULL;
 	cfg.alias = two_pass ? alias_unit : NULL;
 	cfg.kill = run.killer != NULL ? kill_flow : NULL;
+	cfg.match_thread = want_match_thread(&run, ms, two_pass);
 	cfg.ctx = &run;
 	match_set_stats(ms, &run.st);
 	if ((e = engine_new(&cfg)) == NULL)

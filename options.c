@@ -71,6 +71,9 @@ static const char usage_text[] =
 "                   processes, K = 0..N-1, and merge their outputs)\n"
 "  --fanout GROUP   live: share the device with the other processes of\n"
 "                   GROUP, each seeing whole flows (PACKET_FANOUT hash)\n"
+"  --match-thread auto|always|never  match on a second core while the\n"
+"                   first reassembles: a file written with -w alone\n"
+"                   (auto: when Vectorscan runs the patterns, 2+ CPUs)\n"
 "Limits:\n"
 "  --depth N        match only the first N bytes of each direction (0: all)\n"
 "  --window N       longest match across packets, bytes (default 64K)\n"
@@ -103,6 +106,7 @@ enum long_option {
 	OPT_NO_SANDBOX,
 	OPT_PATTERN_CACHE,
 	OPT_NO_PATTERN_CACHE,
+	OPT_MATCH_THREAD,
 };
 
 static const struct option long_options[] = {
@@ -124,6 +128,7 @@ static const struct option long_options[] = {
 	{ "no-sandbox", no_argument, NULL, OPT_NO_SANDBOX },
 	{ "pattern-cache", required_argument, NULL, OPT_PATTERN_CACHE },
 	{ "no-pattern-cache", no_argument, NULL, OPT_NO_PATTERN_CACHE },
+	{ "match-thread", required_argument, NULL, OPT_MATCH_THREAD },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -443,6 +448,17 @@ options_parse(struct options *o, int argc, char **argv)
 		case OPT_NO_PATTERN_CACHE:
 			o->no_pattern_cache = true;
 			o->pattern_cache = NULL;
+			break;
+		case OPT_MATCH_THREAD:
+			if (strcmp(optarg, "auto") == 0)
+				o->match_thread = MATCH_THREAD_AUTO;
+			else if (strcmp(optarg, "always") == 0)
+				o->match_thread = MATCH_THREAD_ALWAYS;
+			else if (strcmp(optarg, "never") == 0)
+				o->match_thread = MATCH_THREAD_NEVER;
+			else
+				usage_error("--match-thread: '%s' is not auto, "
+				    "always or never", optarg);
 			break;
 		case OPT_SHARD: parse_shard(o, optarg); break;
 		case OPT_FANOUT:

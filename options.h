@@ -20,6 +20,13 @@ struct pattern_arg {
 	char *origin;		/* "-a", "-f FILE:LINE" for errors */
 };
 
+/* --match-thread: whether a second thread matches (flowgrep.c). */
+enum match_thread {
+	MATCH_THREAD_AUTO,
+	MATCH_THREAD_ALWAYS,
+	MATCH_THREAD_NEVER
+};
+
 struct options {
 	const char *read_path;		/* -r; NULL: see device */
 	const char *device;		/* -d; NULL with no -r: stdin or default */
@@ -42,6 +49,7 @@ struct options {
 	bool no_sandbox;		/* --no-sandbox */
 	const char *pattern_cache;	/* --pattern-cache; NULL: default */
 	bool no_pattern_cache;		/* --no-pattern-cache */
+	enum match_thread match_thread;	/* --match-thread */
 	uint32_t shard_index;		/* --shard K/N */
 	uint32_t shard_count;		/* 0: no sharding */
 	int fanout_group;		/* --fanout; -1: none */

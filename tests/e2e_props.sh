@@ -17,7 +17,10 @@
 #              held nothing: DESIGN.md section 5 writes a stream's flows in
 #              the order they are decided); every run counts every record
 #              read and none dropped, and its exit status and counters agree
-#              with what it wrote.
+#              with what it wrote. The -r FILE runs are repeated with
+#              --match-thread always: the same bytes written, the same exit
+#              status and the same counts of flows matched and selected,
+#              packets written, and window, depth and match errors.
 #   hold       from standard input with --hold-mem 0 (the least options.c
 #              accepts: nothing can be held), 16k, 64k and 256k (chunks of
 #              the hold pool smaller and larger than a page), on a
@@ -188,6 +191,43 @@ four_runs() {
 	rcs="$rcs	$?"
 }
 
+# The counts a run's matching decides, from its --stats-json in $1.
+decided_counts() {
+	tr ',{}' '\n\n\n' <"$1" | grep -E '^"(packets_written|flows_matched|units_selected|flows_selected|window_overflows|depth_reached|match_errors)":'
+}
+
+# Repeats the file runs of four_runs (prefix $2, option set $3, capture $1)
+# with the match thread (--match-thread always): each must write the same
+# bytes, exit the same and count the same.
+thread_runs() {
+	c=$1
+	p=$2
+	opts=$3
+	eval "set -- $3"
+	for v in a b; do
+		x=
+		k=2
+		[ $v = b ] && x=-v k=3
+		# shellcheck disable=SC2086 # $x: -v or nothing
+		flowgrep -q --stats-json --match-thread always $x -r "$c" "$@" \
+		    -w "$p.t$v.pcap" 2>"$p.t$v.err" </dev/null
+		trc=$?
+		frc=$(awk -F '\t' -v i="${p##*/}" -v k=$k \
+		    '$1 == i { print $k }' "${p%/*}/sets.tsv")
+		t="--match-thread always $x $opts"
+		if ! cmp -s "$p.f$v.pcap" "$p.t$v.pcap"; then
+			problem "$t: output differs from the run without it"
+		elif [ "$trc" != "$frc" ]; then
+			problem "$t: exit $trc, without it $frc"
+		elif [ "$(decided_counts "$p.t$v.err")" != \
+		    "$(decided_counts "$p.f$v.err")" ]; then
+			problem "$t: counts differ: $(decided_counts \
+			    "$p.t$v.err" | tr '\n' ' '), without it \
+$(decided_counts "$p.f$v.err" | tr '\n' ' ')"
+		fi
+	done
+}
+
 # ---- part 1: partition ----
 
 partition_capture() {
@@ -223,6 +263,7 @@ partition_capture() {
 		i=$((i + 1))
 		four_runs "$cap" "$d/$i" "$line"
 		printf '%s\t%s\t%s\n' "$i" "$rcs" "$line" >>"$d/sets.tsv"
+		thread_runs "$cap" "$d/$i" "$line"
 	done <"$d/sets.txt"
 	check_with partition "$cap" "$d"
 	finish "partition $name${summary:+ ($summary)}"
