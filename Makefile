@@ -112,9 +112,10 @@ check: $(BIN) $(CHECK_BINS) $(TOOL_BINS)
 # The code shared by two threads, under ThreadSanitizer (.ci/run).
 check-thread:
 	SANITIZER=thread $(MAKE) build-thread/check_readahead \
-		build-thread/check_pcapio
+		build-thread/check_pcapio build-thread/check_matcher
 	CK_TEST_DIR=tests ./build-thread/check_readahead
 	CK_RUN_CASE=synthetic ./build-thread/check_pcapio
+	./build-thread/check_matcher
 
 install: $(BIN)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1

@@ -14,27 +14,20 @@
  * and read; a record never wraps: the producer pads to the ring's end.
  *
  * The threads take turns sleeping without a system call per record: the
- * consumer sleeps when the ring is empty and is woken once MATCHER_WAKE
- * bytes wait (or at the end), the producer sleeps when the ring is full and
- * is woken once it is half empty. A sleeper sets its flag, then looks at
- * the other's counter again; the other stores its counter, then looks at
- * the flag (both sequentially consistent), so one of them sees the other.
+ * consumer sleeps when the ring is empty and is woken once WAKE bytes wait
+ * (or at the end), the producer sleeps when the ring is full and is woken
+ * once it is half empty. A sleeper sets its flag, then looks at the other's
+ * counter again; the other stores its counter, then looks at the flag (both
+ * sequentially consistent), so one of them sees the other. The counters
+ * are stored every PUBLISH_EVERY and GIVE_BACK bytes, not every record: a
+ * store to a line the other thread reads costs.
  */
 #define RING MATCHER_RING_BYTES
-#ifndef WAKE
-#define WAKE ((uint64_t)256 << 10)
-#endif
-/* Longer bytes are queued in pieces, so that one always fits. */
-#ifndef PIECE_MAX
-#define PIECE_MAX ((uint32_t)1 << 20)
-#endif
-/* The consumer gives back space at least this often. */
-#ifndef PUBLISH_EVERY
+#define WAKE ((uint64_t)128 << 10)
 #define PUBLISH_EVERY ((uint64_t)16 << 10)
-#endif
-#ifndef GIVE_BACK
-#define GIVE_BACK ((uint64_t)64 << 10)
-#endif
+#define GIVE_BACK ((uint64_t)16 << 10)
+/* Longer bytes are queued in pieces, so that one always fits. */
+#define PIECE_MAX ((uint32_t)256 << 10)
 
 _Static_assert((RING & (RING - 1)) == 0, "the ring is a power of two");
 _Static_assert(2 * (PIECE_MAX + 32) <= RING, "a piece fits half the ring");
@@ -372,7 +365,6 @@ put(struct matcher *m, enum rec_type type, uint32_t serial, int dir,
 	if (type == REC_DATA || type == REC_DATAGRAM)
 		memcpy(m->ring + off + sizeof(r), p, len);
 	m->put += need;
-	/* Stores to a line the consumer reads cost: a few per ring. */
 	if (type == REC_FINISH || m->put - m->published >= PUBLISH_EVERY)
 		publish(m, type == REC_FINISH);
 }

@@ -276,6 +276,7 @@ f_damaged() { $1 -r "$DAMAGED" -a secret-token -w out.pcap; }
 f_ahead() { $1 -r "$AHEAD" -a 'PRIVMSG' -w out.pcap; }
 f_ahead_l_w_v() { $1 -r "$AHEAD" -v -a no-such-bytes -l log -w out.pcap; }
 f_copy_ahead() { $1 -r "$BULK" -v -a HTTP -w out.pcap; }
+f_match_thread() { $1 -r "$BULK" --match-thread always -a 'HTTP/1\.1 200' -w out.pcap; }
 f_full() { $1 -r "$MIXED" -a '' -w /dev/full; }
 f_stdin_lines() { cat "$SPLIT" | $1 -a secret-token; }
 f_stdin_json() { cat "$MIXED" | $1 --json -a ''; }
@@ -390,6 +391,8 @@ else
 fi
 # Pass 2 of a classic pcap over 1 MiB copies from the blocks read ahead.
 pair file/copy-ahead 0 f_copy_ahead
+# Pass 1 matching on a second thread, started before the filter.
+pair file/match-thread 0 f_match_thread
 if [ -w /dev/full ]; then
 	pair file/write-error 2 f_full
 else
