@@ -268,7 +268,7 @@ sandbox_install(const struct sandbox_needs *n, char *errbuf)
 	 * through a bug, not speculation. Opted out where the kernel can.
 	 */
 	(void)seccomp_attr_set(ctx, SCMP_FLTATR_CTL_SSB, 1);
-	/* The thread reading the input ahead (readahead.c) is filtered too. */
+	/* The threads reading ahead (readahead.c) and matching (matcher.c) too. */
 	rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
 	if (rc < 0) {
 		set_err(errbuf, "cannot set up the system call filter: %s",
