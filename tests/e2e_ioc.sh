@@ -14,7 +14,9 @@
 # Each line is both a client (-f) and a server (-F) pattern.
 #   ioc/CAPTURE   the report lines (time, flow, direction, pattern, excerpt)
 #                 and the packets written are the same with Vectorscan and
-#                 with PCRE2 alone (FLOWGREP_NO_VECTORSCAN=1).
+#                 with PCRE2 alone (FLOWGREP_NO_VECTORSCAN=1); the packets
+#                 with Vectorscan on the match thread (--match-thread
+#                 always), those with PCRE2 alone without it (never).
 #   ioc/cut/CAPTURE  the same with every TCP segment cut into pieces of 1,
 #                 3, 7, 2 and 13 bytes (tests/e2e/reseg.py): the same
 #                 reports as the capture uncut.
@@ -89,8 +91,8 @@ for cap in $CAPS; do
 		skipped "ioc/$cap" "not in the corpus"
 		continue
 	fi
-	run "$cap.hs" "$cap"
-	FLOWGREP_NO_VECTORSCAN=1 run "$cap.pcre2" "$cap"
+	run "$cap.hs" "$cap" --match-thread always
+	FLOWGREP_NO_VECTORSCAN=1 run "$cap.pcre2" "$cap" --match-thread never
 	same "$cap"
 	total=$((total + $(wc -l <"$OUT/$cap.hs.txt")))
 	finish "ioc/$cap: $(wc -l <"$OUT/$cap.hs.txt" | tr -d ' ') flows, as PCRE2 alone"
@@ -103,8 +105,9 @@ for cap in $CAPS; do
 		problem "reseg.py failed"
 	corpus=$CORPUS
 	CORPUS=$OUT
-	run "cut-$cap.hs" "cut-$cap"
-	FLOWGREP_NO_VECTORSCAN=1 run "cut-$cap.pcre2" "cut-$cap"
+	run "cut-$cap.hs" "cut-$cap" --match-thread always
+	FLOWGREP_NO_VECTORSCAN=1 run "cut-$cap.pcre2" "cut-$cap" \
+	    --match-thread never
 	CORPUS=$corpus
 	same "cut-$cap"
 	cmp -s "$OUT/cut-$cap.hs.txt" "$OUT/$cap.hs.txt" ||
