@@ -234,7 +234,6 @@ struct match_pat {
 	bool caseless;
 	bool recursive;		/* calls a group: the small JIT stack */
 	bool nojit;		/* interpreted: no JIT code, or it loops */
-	bool jitted;		/* given to the JIT (at its first search) */
 	bool analysed;		/* the fields below are set */
 	bool anchored;		/* starts with ^ */
 	bool fast_dgram;	/* in the Vectorscan database */
@@ -2346,6 +2345,7 @@ match_set_add(struct match_set *ms, const char *pat, size_t len,
 	pcre2_code *code;
 	int errcode, ncap, d, rc, k;
 	char dummy[MATCH_ERRBUF_SIZE];
+	bool jit;
 
 	if (errbuf == NULL)
 		errbuf = dummy;
@@ -2378,6 +2378,13 @@ match_set_add(struct match_set *ms, const char *pat, size_t len,
 		    (char *)msg, (size_t)erroff + 1);
 		return -1;
 	}
+	/*
+	 * Now, not at the first search (half of a 1,000-pattern start): the
+	 * system call filter forbids making memory executable later.
+	 */
+	jit = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE |
+	    PCRE2_JIT_PARTIAL_SOFT) == 0;
+
 	if (ms->count == ms->cap) {
 		ncap = ms->cap == 0 ? 8 : ms->cap * 2;
 		if ((np = realloc(ms->pats, (size_t)ncap * sizeof(*np))) ==
@@ -2426,7 +2433,7 @@ match_set_add(struct match_set *ms, const char *pat, size_t len,
 	 */
 	rc = pcre2_match(code, (PCRE2_SPTR) "", 0, 0, PCRE2_NO_JIT |
 	    PCRE2_PARTIAL_SOFT, ms->mdata, ms->mctx);
-	p->nojit = rc == PCRE2_ERROR_RECURSELOOP;
+	p->nojit = !jit || rc == PCRE2_ERROR_RECURSELOOP;
 	ms->interpreted += p->nojit;
 	if (ms->empty < 0 && rc >= 0)
 		ms->empty = ms->count;
@@ -2553,19 +2560,6 @@ pat_match(struct match_set *ms, struct match_pat *p, const uint8_t *subj,
 {
 	int rc;
 
-	/*
-	 * JIT code is made at a pattern's first search: most patterns of a
-	 * large set that Vectorscan runs are never searched by PCRE2, and
-	 * compiling 1,000 took a third of a 0.1 s start.
-	 */
-	if (!p->nojit && !p->jitted) {
-		p->jitted = true;
-		if (pcre2_jit_compile(p->code, PCRE2_JIT_COMPLETE |
-		    PCRE2_JIT_PARTIAL_SOFT) != 0) {
-			p->nojit = true;
-			ms->interpreted++;
-		}
-	}
 	if (!p->nojit && (opts & PCRE2_NO_JIT) == 0) {
 		pcre2_match_context *mctx = p->recursive ? ms->mctx_rec :
 		    ms->mctx;
