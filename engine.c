@@ -596,19 +596,17 @@ single_packet(struct engine *e, const struct pkt_view *v,
 		engine_write(e, rec);
 }
 
-/* True when every direction patterns apply to has reached --depth. */
+/*
+ * With the match thread: decides f once the thread has marked it matched,
+ * and its bytes are of no more use.
+ */
 static bool
-depth_exhausted(const struct engine *e, const struct flow *f)
+matched_by_thread(struct engine *e, struct flow *f)
 {
-	int d, active = 0;
-
-	for (d = 0; d < 2; d++)
-		if (match_set_has_dir(e->cfg.ms, d)) {
-			active++;
-			if (!match_dir_done(e->cfg.ms, &f->md[d]))
-				return false;
-		}
-	return active > 0;
+	if (!matcher_matched(e->mt, f->unit.serial))
+		return false;
+	decide_flow(e, f, VERDICT_MATCH, NULL);
+	return true;
 }
 
 static void
@@ -623,16 +621,13 @@ sink_data(void *ctx, int dir, const uint8_t *p, uint32_t len)
 	if (f->unit.verdict != VERDICT_UNDECIDED)
 		return;
 	if (e->mt != NULL) {
-		/* Once matched, the flow's bytes are of no more use. */
-		if (matcher_matched(e->mt, f->unit.serial))
-			decide_flow(e, f, VERDICT_MATCH, NULL);
-		else
+		if (!matched_by_thread(e, f))
 			matcher_data(e->mt, f->unit.serial, dir, p, len);
 		return;
 	}
 	if (match_feed(e->cfg.ms, &f->md[dir], dir, p, len, &hit))
 		decide_flow(e, f, VERDICT_MATCH, &hit);
-	else if (depth_exhausted(e, f))
+	else if (match_flow_done(e->cfg.ms, f->md))
 		decide_flow(e, f, VERDICT_NOMATCH, NULL);
 }
 
@@ -645,13 +640,11 @@ sink_gap(void *ctx, int dir, uint32_t len)
 	if (e->cfg.stream_gap != NULL)
 		e->cfg.stream_gap(e->cfg.ctx, f, dir, len);
 	if (f->unit.verdict == VERDICT_UNDECIDED && e->mt != NULL) {
-		if (matcher_matched(e->mt, f->unit.serial))
-			decide_flow(e, f, VERDICT_MATCH, NULL);
-		else
+		if (!matched_by_thread(e, f))
 			matcher_gap(e->mt, f->unit.serial, dir, len);
 	} else if (f->unit.verdict == VERDICT_UNDECIDED) {
 		match_gap(e->cfg.ms, &f->md[dir], len);
-		if (depth_exhausted(e, f))
+		if (match_flow_done(e->cfg.ms, f->md))
 			decide_flow(e, f, VERDICT_NOMATCH, NULL);
 	}
 }
@@ -744,9 +737,7 @@ datagram(struct engine *e, struct flow *f, int dir, const struct pkt_view *v)
 	if (f->unit.verdict != VERDICT_UNDECIDED)
 		return;
 	if (e->mt != NULL) {
-		if (matcher_matched(e->mt, f->unit.serial))
-			decide_flow(e, f, VERDICT_MATCH, NULL);
-		else
+		if (!matched_by_thread(e, f))
 			matcher_datagram(e->mt, f->unit.serial, dir, v->payload,
 			    v->payload_len);
 	} else if (match_datagram(e->cfg.ms, dir, v->payload, v->payload_len,

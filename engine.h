@@ -95,7 +95,8 @@ struct engine_config {
 	 * kill, context, hold or stream callbacks print or act on them):
 	 * match on a thread of its own (matcher.c). Verdicts, and the counts
 	 * of matched and selected flows, are then complete only after
-	 * engine_finish().
+	 * engine_finish(); flows the thread decides are not reported, and
+	 * reports carry no hit.
 	 */
 	bool match_thread;
 	void *ctx;

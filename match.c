@@ -3689,6 +3689,20 @@ match_dir_done(const struct match_set *ms, const struct match_dir *md)
 	return md->done;
 }
 
+bool
+match_flow_done(const struct match_set *ms, const struct match_dir md[2])
+{
+	int d, active = 0;
+
+	for (d = 0; d < 2; d++)
+		if (match_set_has_dir(ms, d)) {
+			active++;
+			if (!match_dir_done(ms, &md[d]))
+				return false;
+		}
+	return active > 0;
+}
+
 void
 match_dir_release(struct match_dir *md)
 {

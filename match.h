@@ -188,6 +188,12 @@ void match_gap(struct match_set *ms, struct match_dir *md, uint32_t len);
 /* True when dir has reached --depth (no more bytes will be matched). */
 bool match_dir_done(const struct match_set *ms, const struct match_dir *md);
 
+/*
+ * True when every direction the set has patterns for has reached --depth
+ * in md[0] (client) and md[1] (server): the flow cannot match any more.
+ */
+bool match_flow_done(const struct match_set *ms, const struct match_dir md[2]);
+
 /* Frees the buffer of md and resets it to the start of a stream. */
 void match_dir_release(struct match_dir *md);
 

@@ -183,21 +183,6 @@ flow_drop(struct matcher *m, struct mflow **pp)
 	m->spare = f;
 }
 
-/* True when every direction patterns apply to has reached --depth. */
-static bool
-depth_exhausted(const struct matcher *m, const struct mflow *f)
-{
-	int d, active = 0;
-
-	for (d = 0; d < 2; d++)
-		if (match_set_has_dir(m->ms, d)) {
-			active++;
-			if (!match_dir_done(m->ms, &f->md[d]))
-				return false;
-		}
-	return active > 0;
-}
-
 static void
 match_record(struct matcher *m, const struct rec *r)
 {
@@ -234,8 +219,8 @@ match_record(struct matcher *m, const struct rec *r)
 		flow_drop(m, flow_slot(m, r->serial));
 		return;
 	}
-	/* As the engine's depth_exhausted(): the flow is decided here. */
-	if (depth_exhausted(m, f)) {
+	/* As in the engine: the flow is decided here. */
+	if (match_flow_done(m->ms, f->md)) {
 		f->over = true;
 		match_dir_release(&f->md[0]);
 		match_dir_release(&f->md[1]);

@@ -201,6 +201,7 @@ patterns(const char *a, const char *c, const char *s)
 
 static uint32_t ctx_after, ctx_before;
 static int kills = -1;		/* -1: no -k */
+static bool match_thread;	/* two-pass mode: match on a thread */
 
 static void
 on_kill(void *ctx, struct flow *f, uint64_t ts_ns)
@@ -235,6 +236,7 @@ engine(struct match_set *ms, struct stats *st, struct result *r, bool hold,
 	if (!hold) {
 		cfg.assign = on_assign;
 		cfg.alias = on_alias;
+		cfg.match_thread = match_thread;
 	}
 	cfg.ctx = r;
 	return engine_new(&cfg);
@@ -325,13 +327,18 @@ START_TEST(test_invert_hold_mode_order)
 }
 END_TEST
 
-/* Two-pass mode: every packet gets its unit; selection by serial. */
+/*
+ * Two-pass mode: every packet gets its unit; selection by serial. Matched
+ * in line and on the match thread (_i & 1), with and without -v (_i & 2):
+ * the same selection and counts.
+ */
 START_TEST(test_two_pass_serials)
 {
 	struct stats st = { 0 };
 	struct result r = { 0 };
 	struct match_set *ms = patterns(NULL, NULL, "200 OK");
-	struct engine *e = engine(ms, &st, &r, false, false);
+	bool invert = (_i & 2) != 0;
+	struct engine *e;
 	struct frame a1 = tcp(1, 40000, 2, 80, 100, 0, 0x02, "");
 	struct frame x = arp();
 	struct frame b1 = tcp(3, 40001, 2, 80, 500, 0, 0x02, "");
@@ -339,6 +346,9 @@ START_TEST(test_two_pass_serials)
 	struct frame a3 = tcp(2, 80, 1, 40000, 8, 101, 0x18, "HTTP/1.1 200 OK");
 	struct frame b2 = tcp(3, 40001, 2, 80, 501, 1, 0x18, "200 OK");
 
+	match_thread = (_i & 1) != 0;
+	e = engine(ms, &st, &r, false, invert);
+	match_thread = false;
 	feed(e, &a1, 'a', MS(1));
 	feed(e, &x, 'x', MS(2));
 	feed(e, &b1, 'b', MS(3));
@@ -348,15 +358,22 @@ START_TEST(test_two_pass_serials)
 	engine_finish(e);
 	ck_assert_int_eq(r.nserials, 6);
 	ck_assert_uint_eq(r.serials[0], 0);
-	ck_assert_uint_eq(r.serials[1], UNIT_SINGLE_REJECTED);
+	/* An ARP packet has no payload to match: -v selects it. */
+	ck_assert_uint_eq(r.serials[1], invert ? UNIT_SINGLE_SELECTED :
+	    UNIT_SINGLE_REJECTED);
 	ck_assert_uint_eq(r.serials[2], 1);
 	ck_assert_uint_eq(r.serials[3], 0);
 	ck_assert_uint_eq(r.serials[4], 0);
 	ck_assert_uint_eq(r.serials[5], 1);
-	ck_assert(engine_selected(e, 0));
-	ck_assert(!engine_selected(e, 1));
+	ck_assert(engine_selected(e, 0) != invert);
+	ck_assert(engine_selected(e, 1) == invert);
 	ck_assert(!engine_selected(e, UNIT_SINGLE_REJECTED));
-	ck_assert_int_eq(r.last_dir, 1);
+	ck_assert_uint_eq(st.flows_matched, 1);
+	ck_assert_uint_eq(st.flows_selected, 1);
+	ck_assert_uint_eq(st.units_selected, 1 + invert);
+	/* The thread decides for runs that report nothing. */
+	if (_i == 0)
+		ck_assert_int_eq(r.last_dir, 1);
 	ck_assert_int_eq(r.nwritten, 0);
 	engine_free(e);
 	match_set_free(ms);
@@ -372,7 +389,7 @@ START_TEST(test_fragments_join_their_flow)
 	struct stats st = { 0 };
 	struct result r = { 0 };
 	struct match_set *ms = patterns("needle-in-frag", NULL, NULL);
-	struct engine *e = engine(ms, &st, &r, false, false);
+	struct engine *e;
 	uint8_t l4[8 + 40];
 	struct frame f0, f1, f2, later;
 
@@ -385,6 +402,10 @@ START_TEST(test_fragments_join_their_flow)
 	f1 = udp_fragment(l4, sizeof(l4), 16, 16);
 	f2 = udp_fragment(l4, sizeof(l4), 32, 16);
 	later = udp(1, 5353, 2, 53, "later");
+	/* In line, and on the match thread (_i). */
+	match_thread = _i != 0;
+	e = engine(ms, &st, &r, false, false);
+	match_thread = false;
 	feed(e, &f2, 'c', MS(1));
 	feed(e, &f0, 'a', MS(2));
 	feed(e, &f1, 'b', MS(3));
@@ -590,8 +611,8 @@ engine_suite(void)
 
 	tcase_add_test(tc, test_split_match_hold_mode);
 	tcase_add_test(tc, test_invert_hold_mode_order);
-	tcase_add_test(tc, test_two_pass_serials);
-	tcase_add_test(tc, test_fragments_join_their_flow);
+	tcase_add_loop_test(tc, test_two_pass_serials, 0, 4);
+	tcase_add_loop_test(tc, test_fragments_join_their_flow, 0, 2);
 	tcase_add_test(tc, test_empty_pattern_selects_all);
 	tcase_add_test(tc, test_close_decides_and_strays_follow);
 	tcase_add_test(tc, test_kill_repeats_but_not_on_rsts);
