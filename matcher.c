@@ -83,13 +83,13 @@ struct matcher {
 	bool finished;
 	_Alignas(64) _Atomic uint64_t tail;
 	atomic_bool consumer_sleeps;
-	_Alignas(64) int line_end;
-	/* the thread's */
-	struct mflow **buckets;
+	/* the thread's, off the line above */
+	_Alignas(64) struct mflow **buckets;
 	uint32_t nbuckets;	/* a power of two */
 	uint32_t count;
 	struct mflow *spare;
-	_Atomic(atomic_uchar *) matched[NCHUNKS];
+	/* read by both, written by the thread once a chunk */
+	_Alignas(64) _Atomic(atomic_uchar *) matched[NCHUNKS];
 };
 
 /* ---- the thread's side ---- */
@@ -102,9 +102,11 @@ mark_matched(struct matcher *m, uint32_t serial)
 	uint32_t bit = serial % CHUNK_BITS;
 
 	if (c == NULL) {
-		/* Lost when out of memory, as the engine's own bitsets. */
-		if ((c = calloc(CHUNK_BITS / 8, 1)) == NULL)
+		/* A match lost for want of memory is counted as an error. */
+		if ((c = calloc(CHUNK_BITS / 8, 1)) == NULL) {
+			m->counts.match_errors++;
 			return;
+		}
 		atomic_store_explicit(&m->matched[serial / CHUNK_BITS], c,
 		    memory_order_release);
 	}
@@ -112,16 +114,17 @@ mark_matched(struct matcher *m, uint32_t serial)
 	    memory_order_relaxed);
 }
 
+/* Knuth's multiplicative hash: serials are dense, the low bits spread. */
 static uint32_t
-bucket_of(const struct matcher *m, uint32_t serial)
+bucket_of(uint32_t serial, uint32_t nbuckets)
 {
-	return (serial * 2654435761U) & (m->nbuckets - 1);
+	return (serial * 2654435761U) & (nbuckets - 1);
 }
 
 static struct mflow **
 flow_slot(struct matcher *m, uint32_t serial)
 {
-	struct mflow **pp = &m->buckets[bucket_of(m, serial)];
+	struct mflow **pp = &m->buckets[bucket_of(serial, m->nbuckets)];
 
 	while (*pp != NULL && (*pp)->serial != serial)
 		pp = &(*pp)->next;
@@ -139,8 +142,8 @@ grow(struct matcher *m)
 	for (i = 0; i < m->nbuckets; i++)
 		while ((f = m->buckets[i]) != NULL) {
 			m->buckets[i] = f->next;
-			f->next = nb[(f->serial * 2654435761U) & (n - 1)];
-			nb[(f->serial * 2654435761U) & (n - 1)] = f;
+			f->next = nb[bucket_of(f->serial, n)];
+			nb[bucket_of(f->serial, n)] = f;
 		}
 	free(m->buckets);
 	m->buckets = nb;
