@@ -2099,35 +2099,29 @@ out_put_direct(struct pcapio_out *out, const uint8_t *p, size_t n)
 }
 
 /*
- * pcapio_copy_records() from the blocks read ahead. Returns -1 with errbuf
- * set on a read error, or with out->err set on a write error.
+ * pcapio_copy_records() from the blocks read ahead: the bytes before offset
+ * are passed over, the len from it written. Returns -1 with errbuf set on
+ * a read error, or with out->err set on a write error.
  */
 static int
 copy_from_blocks(struct pcapio_in *in, struct pcapio_out *out,
     uint64_t offset, uint64_t len, char *errbuf)
 {
+	uint64_t end = offset + len, upto;
 	size_t k;
 
 	if (offset < in->copy_off || offset - in->copy_off > PCAPIO_COPY_SEEK)
 		(void)pcapio_copy_ahead(in, offset);
-	while (in->copy_off < offset) {
+	while (in->copy_off < end) {
 		if (in->copy_left == 0 && copy_next_block(in, errbuf) == -1)
 			return -1;
+		upto = in->copy_off < offset ? offset : end;
 		k = in->copy_left;
-		if (k > offset - in->copy_off)
-			k = (size_t)(offset - in->copy_off);
-		copy_advance(in, k);
-	}
-	while (len > 0) {
-		if (in->copy_left == 0 && copy_next_block(in, errbuf) == -1)
-			return -1;
-		k = in->copy_left;
-		if (k > len)
-			k = (size_t)len;
-		if (out_put_direct(out, in->copy_at, k) == -1)
+		if (k > upto - in->copy_off)
+			k = (size_t)(upto - in->copy_off);
+		if (upto == end && out_put_direct(out, in->copy_at, k) == -1)
 			return -1;
 		copy_advance(in, k);
-		len -= k;
 	}
 	return 0;
 }
