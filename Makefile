@@ -18,7 +18,7 @@ CFLAGS += -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=
 LDFLAGS += -fsanitize=$(SANITIZER)
 endif
 CPPFLAGS += -D_GNU_SOURCE -DFLOWGREP_VERSION='"$(VERSION)"' -MMD -MP
-# The input is read ahead by a second thread (readahead.c).
+# The input is read ahead by a second thread (readahead.c, pipefill.c).
 CPPFLAGS += -pthread
 LDFLAGS += -pthread
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS))
@@ -34,7 +34,7 @@ NIDS_LIBS = -lnids $(shell $(PKG_CONFIG) --libs gthread-2.0) -lnet -lpcap
 # The build directory depends on the sanitizer so that instrumented and plain
 # objects never mix.
 BUILD = build$(if $(SANITIZER),-$(SANITIZER))
-MODULES = readahead pcapio decode reasm flow hscache littrie match matcher report engine log options kill sandbox
+MODULES = readahead pipefill pcapio decode reasm flow hscache littrie match matcher report engine log options kill sandbox
 MODOBJS = $(MODULES:%=$(BUILD)/%.o)
 BIN = $(BUILD)/flowgrep
 
@@ -112,8 +112,10 @@ check: $(BIN) $(CHECK_BINS) $(TOOL_BINS)
 # The code shared by two threads, under ThreadSanitizer (.ci/run).
 check-thread:
 	SANITIZER=thread $(MAKE) build-thread/check_readahead \
-		build-thread/check_pcapio build-thread/check_matcher
+		build-thread/check_pipefill build-thread/check_pcapio \
+		build-thread/check_matcher
 	CK_TEST_DIR=tests ./build-thread/check_readahead
+	./build-thread/check_pipefill
 	CK_RUN_CASE=synthetic ./build-thread/check_pcapio
 	./build-thread/check_matcher
 
@@ -145,7 +147,7 @@ FUZZ_CC ?= clang
 FUZZ_BUILD = build-fuzz
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
-FUZZ_MODULES = readahead pcapio decode reasm flow hscache littrie match matcher engine
+FUZZ_MODULES = readahead pipefill pcapio decode reasm flow hscache littrie match matcher engine
 FUZZ_OBJS = $(FUZZ_MODULES:%=$(FUZZ_BUILD)/%.o) $(FUZZ_BUILD)/harness.o \
 	$(FUZZ_BUILD)/fuzzpat.o
 FUZZ_NAMES = packet capture patterns

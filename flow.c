@@ -584,8 +584,9 @@ unit_decide(struct unit *u, enum verdict v, bool invert)
  * list when its last held packet is let go, and is reused while its pages
  * are still mapped and hot, without a system call. A chunk is mapped at
  * its first use with one madvise(MADV_POPULATE_WRITE) rather than a page
- * fault per page (on 256 MiB, about 0.1 s less). The chunks in use and
- * the descriptors together stay within --hold-mem.
+ * fault per page (on 256 MiB, about 0.1 s less); an input chunk by the
+ * thread that reads into it (pipefill.c). The chunks in use and the
+ * descriptors together stay within --hold-mem.
  *
  * A single long-lived packet (a UDP flow waits for its idle timeout) pins
  * its whole chunk, so when no chunk is free the sparsest ones are
@@ -918,10 +919,11 @@ chunk_seal(struct hold *h, uint32_t c)
 
 /*
  * Takes a chunk, if fewer than limit are in use: a freed one, or with
- * fresh, one never used. Returns HOLD_NONE otherwise.
+ * fresh, one never used. Its pages are mapped now with populate, else by
+ * whoever writes it first. Returns HOLD_NONE otherwise.
  */
 static uint32_t
-chunk_pop(struct hold *h, uint32_t limit, bool fresh)
+chunk_pop(struct hold *h, uint32_t limit, bool fresh, bool populate)
 {
 	struct hold_chunk *k;
 	uint32_t c;
@@ -944,7 +946,8 @@ chunk_pop(struct hold *h, uint32_t limit, bool fresh)
 	if (!k->resident) {
 		k->resident = true;
 		h->resident++;
-		chunk_populate(h, c);
+		if (populate)
+			chunk_populate(h, c);
 	}
 	h->in_use++;
 	return c;
@@ -1027,7 +1030,7 @@ desc_unref(struct hold *h, struct held_desc *d)
 		chunk_free(h, c);
 }
 
-static uint32_t chunk_take(struct hold *h);
+static uint32_t chunk_take(struct hold *h, bool populate);
 
 /*
  * Room for len bytes in the copy chunk, starting a new one when it is full.
@@ -1045,8 +1048,8 @@ copy_room(struct hold *h, size_t len, bool compacting, uint32_t *cp)
 		c = h->copy = HOLD_NONE;
 	}
 	if (c == HOLD_NONE) {
-		c = compacting ? chunk_pop(h, chunk_budget(h), true) :
-		    chunk_take(h);
+		c = compacting ? chunk_pop(h, chunk_budget(h), true, true) :
+		    chunk_take(h, true);
 		if (c == HOLD_NONE)
 			return NULL;
 		if (h->copy != HOLD_NONE) {
@@ -1190,7 +1193,7 @@ drop_oldest(struct hold *h)
  * packets' chunk. One chunk is always kept back for compaction's copies.
  */
 static uint32_t
-chunk_take(struct hold *h)
+chunk_take(struct hold *h, bool populate)
 {
 	uint32_t c, budget;
 
@@ -1198,11 +1201,11 @@ chunk_take(struct hold *h)
 		budget = chunk_budget(h);
 		if (budget >= 3)
 			budget--;
-		if ((c = chunk_pop(h, budget, false)) != HOLD_NONE)
+		if ((c = chunk_pop(h, budget, false, populate)) != HOLD_NONE)
 			return c;
 		if (h->in_use < budget && compact(h, HOLD_COMPACT_CHEAP))
 			continue;
-		if ((c = chunk_pop(h, budget, true)) != HOLD_NONE)
+		if ((c = chunk_pop(h, budget, true, populate)) != HOLD_NONE)
 			return c;
 		if (!compact(h, HOLD_COMPACT_FILL) && !drop_oldest(h))
 			return HOLD_NONE;
@@ -1215,7 +1218,7 @@ hold_input_chunk(struct hold *h, size_t min, size_t *size)
 	uint32_t c;
 
 	if (h->nchunks == 0 || min > h->chunk_size ||
-	    (c = chunk_take(h)) == HOLD_NONE)
+	    (c = chunk_take(h, false)) == HOLD_NONE)
 		return NULL;
 	h->chunks[c].state = CHUNK_INPUT;
 	*size = h->chunk_size;

@@ -179,7 +179,8 @@ void hold_free(struct hold *h);
  * free chunk of at least min bytes (its size in *size), or NULL when min is
  * over the chunk size or no chunk can be freed. A record read into a chunk
  * and held is held there, not copied. hold_input_done() gives a chunk back
- * once pcapio reads no more into it.
+ * once pcapio reads no more into it. Its pages may not be mapped yet: the
+ * thread that reads into it maps them (pipefill.c), away from this one.
  */
 uint8_t *hold_input_chunk(struct hold *h, size_t min, size_t *size);
 void hold_input_done(struct hold *h, uint8_t *chunk);

@@ -1010,9 +1010,10 @@ main(int argc, char **argv)
 		warnx("warning: %" PRIu64 " held packets dropped: raise "
 		    "--hold-mem", run.st.packets_dropped);
 	flowlog_close(run.log);
+	/* First: its reading thread may still write into the hold pool. */
+	pcapio_close(run.in);
 	engine_free(e);
 	match_set_free(ms);
-	pcapio_close(run.in);
 	spool_close(&run.serials);
 	if (run.aliases != NULL)
 		fclose(run.aliases);

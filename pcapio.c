@@ -18,6 +18,7 @@
 #include <pcap.h>
 
 #include "pcapio.h"
+#include "pipefill.h"
 #include "readahead.h"
 
 /*
@@ -48,6 +49,17 @@
 #define PCAPIO_OUT_DIRECT (64U * 1024)
 /* Output is gathered into a buffer of this size between write(2) calls. */
 #define PCAPIO_OUT_BUF_SIZE (1024U * 1024)
+/*
+ * A stream read into the provider's chunks (pcapio_set_chunks) is read by a
+ * second thread (pipefill.c), which has this many chunks to read into, the
+ * one taken from included. A chunk after the first starts with a reserve,
+ * where the end of a record the chunk before cut is copied; a longer end
+ * goes through the own buffer until the next chunk. Chunks smaller than
+ * PCAPIO_PIPE_MIN_CHUNK (a small --hold-mem) are read in the caller.
+ */
+#define PCAPIO_PIPE_AHEAD 3
+#define PCAPIO_PIPE_RESERVE (16U * 1024)
+#define PCAPIO_PIPE_MIN_CHUNK (256U * 1024)
 /* Asked of a pipe read or written (the default maximum is 1 MiB). */
 #define PCAPIO_PIPE_SIZE (1024 * 1024)
 /*
@@ -121,6 +133,19 @@ struct pcapio_in {
 	bool in_chunk;
 	bool have_chunks;
 	struct pcapio_chunks chunks;
+	/*
+	 * The thread reading into chunks, and the chunk its last piece was
+	 * read into; buf is in that chunk, or own (in_chunk false).
+	 */
+	struct pipefill *pf;
+	uint8_t *pf_chunk;
+	/*
+	 * In the own buffer, own[mirror_off, end) is a copy of the chunk's
+	 * bytes from mirror on: once start reaches mirror_off, reading goes
+	 * back into the chunk (piped_back()).
+	 */
+	uint8_t *mirror;
+	size_t mirror_off;
 	/* A regular file read ahead; buf may be a block of it (in_block). */
 	struct readahead *ra;
 	bool in_block;
@@ -291,13 +316,24 @@ in_signalled(struct pcapio_in *in)
 }
 
 static int
-in_wait(struct pcapio_in *in)
+in_wait_on(struct pcapio_in *in, int fd)
 {
 	struct pollfd pfd;
 	sigset_t old;
 
-	if (in->wait_mask == NULL)
+	if (in->wait_mask == NULL) {
+		if (fd == in->fd)
+			return 0;
+		/* The thread's descriptor: no read(2) blocks here. */
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, -1) == -1 && errno == EINTR &&
+		    in->interrupt != NULL && *in->interrupt) {
+			in->eof = true;
+			return -1;
+		}
 		return 0;
+	}
 	/*
 	 * ppoll does not deliver a pending signal when the input is ready at
 	 * once (a regular file always is): open the mask for a moment first.
@@ -308,13 +344,19 @@ in_wait(struct pcapio_in *in)
 		return -1;
 	if (in->regular)
 		return 0;
-	pfd.fd = in->fd;
+	pfd.fd = fd;
 	pfd.events = POLLIN;
 	pfd.revents = 0;
 	if (ppoll(&pfd, 1, NULL, in->wait_mask) >= 0 || errno != EINTR)
 		return 0;
 	in_signalled(in);
 	return -1;
+}
+
+static int
+in_wait(struct pcapio_in *in)
+{
+	return in_wait_on(in, in->fd);
 }
 
 /*
@@ -399,6 +441,175 @@ in_gather(struct pcapio_in *in, const uint8_t *data, size_t r)
 	return 0;
 }
 
+/*
+ * Makes the own buffer hold its bytes and n more after them, moving them to
+ * its start first. Returns -1 with errno ENOMEM when it cannot grow.
+ */
+static int
+own_room(struct pcapio_in *in, size_t n)
+{
+	size_t have = in->end - in->start;
+
+	if (in->end + n <= in->own_cap)
+		return 0;
+	memmove(in->own, in->own + in->start, have);
+	if (in->mirror != NULL)
+		in->mirror_off -= in->start;
+	in->start = 0;
+	in->end = have;
+	if (have + n > in->own_cap && own_grow(in, have + n) == -1)
+		return -1;
+	in->buf = in->own;
+	in->cap = in->own_cap;
+	return 0;
+}
+
+/* Keeps the thread PCAPIO_PIPE_AHEAD chunks to read into, if the pool can. */
+static void
+piped_top_up(struct pcapio_in *in)
+{
+	size_t size = 0;
+	uint8_t *c;
+
+	while (pipefill_given(in->pf) < PCAPIO_PIPE_AHEAD &&
+	    (c = in->chunks.get(in->chunks.ctx, PCAPIO_PIPE_MIN_CHUNK,
+	    &size)) != NULL)
+		pipefill_give(in->pf, c + PCAPIO_PIPE_RESERVE,
+		    size - PCAPIO_PIPE_RESERVE, c);
+}
+
+/*
+ * The first r bytes read into chunk c, at data: the bytes not yet consumed
+ * go just before them, into the reserve (or, too many, everything into the
+ * own buffer), and the chunk read before goes back to the provider.
+ */
+static int
+piped_new_chunk(struct pcapio_in *in, uint8_t *data, size_t r, uint8_t *c)
+{
+	size_t have = in->end - in->start;
+
+	if (have <= PCAPIO_PIPE_RESERVE) {
+		memcpy(data - have, in->buf + in->start, have);
+		in->mirror = NULL;
+		in->buf = data - have;
+		in->in_chunk = true;
+		in->start = 0;
+		in->cap = in->end = have + r;
+	} else {
+		if (in->in_chunk) {
+			if (have > in->own_cap && own_grow(in, have) == -1)
+				return -1;
+			memcpy(in->own, in->buf + in->start, have);
+			in->buf = in->own;
+			in->cap = in->own_cap;
+			in->in_chunk = false;
+			in->start = 0;
+			in->end = have;
+		}
+		in->mirror = NULL;
+		if (own_room(in, r) == -1)
+			return -1;
+		memcpy(in->buf + in->end, data, r);
+		in->mirror = data;
+		in->mirror_off = in->end;
+		in->end += r;
+	}
+	if (in->pf_chunk != NULL)
+		in->chunks.put(in->chunks.ctx, in->pf_chunk);
+	in->pf_chunk = c;
+	return 0;
+}
+
+/*
+ * The record a chunk's end cut is consumed from the own buffer: the rest
+ * is read where it lies in the chunk again.
+ */
+static void
+piped_back(struct pcapio_in *in)
+{
+	in->buf = in->mirror + (in->start - in->mirror_off);
+	in->end -= in->start;
+	in->cap = in->end;
+	in->start = 0;
+	in->in_chunk = true;
+	in->mirror = NULL;
+}
+
+/*
+ * The thread has no chunk left to read into and the pool none to give:
+ * the thread stops, and reading goes on here (in_fill()), from the own
+ * buffer, where the bytes not yet consumed move.
+ */
+static int
+piped_stop(struct pcapio_in *in)
+{
+	size_t have = in->end - in->start;
+
+	pipefill_stop(in->pf);
+	in->pf = NULL;
+	in->mirror = NULL;
+	if (in->in_chunk) {
+		if (have > in->own_cap && own_grow(in, have) == -1)
+			return -1;
+		memcpy(in->own, in->buf + in->start, have);
+		in->buf = in->own;
+		in->cap = in->own_cap;
+		in->in_chunk = false;
+		in->start = 0;
+		in->end = have;
+	}
+	if (in->pf_chunk != NULL)
+		in->chunks.put(in->chunks.ctx, in->pf_chunk);
+	in->pf_chunk = NULL;
+	return 0;
+}
+
+static ssize_t in_fill(struct pcapio_in *in, size_t n);
+
+/*
+ * in_fill() for a stream the thread reads: its pieces extend the chunk they
+ * are read into, where they lie (in the own buffer, they are copied).
+ */
+static ssize_t
+in_fill_piped(struct pcapio_in *in, size_t n)
+{
+	while (in->end - in->start < n && !in->eof) {
+		uint8_t *data;
+		void *tag;
+		bool first;
+		ssize_t r;
+
+		piped_top_up(in);
+		r = pipefill_take(in->pf, &data, &tag, &first);
+		if (r == PIPEFILL_EMPTY) {
+			if (in_wait_on(in, pipefill_fd(in->pf)) == 0)
+				pipefill_clear(in->pf);
+			continue;
+		}
+		if (r == PIPEFILL_STARVED)
+			return piped_stop(in) == -1 ? -1 : in_fill(in, n);
+		if (r < 0)
+			return -1;
+		if (r == 0) {
+			in->eof = true;
+			break;
+		}
+		if (first && tag != in->pf_chunk) {
+			if (piped_new_chunk(in, data, (size_t)r, tag) == -1)
+				return -1;
+		} else if (in->in_chunk && data == in->buf + in->end) {
+			in->end += (size_t)r;
+			in->cap = in->end;
+		} else {
+			if (own_room(in, (size_t)r) == -1)
+				return -1;
+			memcpy(in->buf + in->end, data, (size_t)r);
+			in->end += (size_t)r;
+		}
+	}
+	return (ssize_t)(in->end - in->start);
+}
+
 /* in_fill() for a file read ahead: the next blocks, used where they lie. */
 static ssize_t
 in_fill_ahead(struct pcapio_in *in, size_t n)
@@ -444,10 +655,14 @@ in_fill(struct pcapio_in *in, size_t n)
 {
 	size_t have = in->end - in->start;
 
+	if (in->mirror != NULL && in->start >= in->mirror_off)
+		piped_back(in);
 	if (have >= n)
 		return (ssize_t)have;
 	if (in->ra != NULL)
 		return in_fill_ahead(in, n);
+	if (in->pf != NULL)
+		return in_fill_piped(in, n);
 	if (in->have_chunks)
 		in_next_chunk(in, n);
 	/*
@@ -1748,6 +1963,7 @@ pcapio_close(struct pcapio_in *in)
 		pcap_close(in->pcap);
 	free(in->device);
 	readahead_stop(in->ra);
+	pipefill_stop(in->pf);
 	if (in->own_fd && in->fd >= 0)
 		close(in->fd);
 	free(in->ifs);
@@ -1883,12 +2099,33 @@ pcapio_next(struct pcapio_in *in, struct pcap_rec *rec, char *errbuf)
 void
 pcapio_set_chunks(struct pcapio_in *in, const struct pcapio_chunks *c)
 {
+	uint8_t *first;
+	size_t size = 0;
+
 	if (in->regular || in->pcap != NULL)
 		return;
 	in->chunks = *c;
 	in->have_chunks = true;
 	/* The bytes already buffered move now, so every record can be kept. */
 	in_next_chunk(in, in->end - in->start);
+	if (in->eof || (first = in->chunks.get(in->chunks.ctx,
+	    PCAPIO_PIPE_MIN_CHUNK, &size)) == NULL)
+		return;
+	/* Failing to start the thread only costs speed. */
+	if ((in->pf = pipefill_start(in->fd)) == NULL) {
+		in->chunks.put(in->chunks.ctx, first);
+		return;
+	}
+	if (in->in_chunk) {
+		/* The thread reads on into the rest of this chunk first. */
+		in->pf_chunk = in->buf;
+		if (in->end < in->cap)
+			pipefill_give(in->pf, in->buf + in->end,
+			    in->cap - in->end, in->buf);
+		in->cap = in->end;
+	}
+	pipefill_give(in->pf, first + PCAPIO_PIPE_RESERVE,
+	    size - PCAPIO_PIPE_RESERVE, first);
 }
 
 int

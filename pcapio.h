@@ -150,8 +150,10 @@ struct pcapio_chunks {
 
 /*
  * Reads the rest of a stream input (not a regular file, not a device) into
- * the provider's chunks. pcapio_close() does not put back the chunk it last
- * read into: the provider frees its chunks itself.
+ * the provider's chunks, with a second thread when they are large enough
+ * (pipefill.h), which has a few chunks given ahead. pcapio_close() does not
+ * put back those or the chunk it last read into: the provider frees its
+ * chunks itself, after pcapio_close() (until then the thread may write).
  */
 void pcapio_set_chunks(struct pcapio_in *in, const struct pcapio_chunks *c);
 

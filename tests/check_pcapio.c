@@ -1262,6 +1262,166 @@ START_TEST(test_pipe_chunks)
 }
 END_TEST
 
+/*
+ * A provider of chunks large enough for pcapio's reading thread
+ * (pipefill.c): BIG_NCHUNKS of BIG_CHUNK bytes, refusing after `limit`
+ * gets when limit is not 0. It notes the most chunks out at once.
+ */
+#define BIG_CHUNK ((size_t)256 << 10)
+#define BIG_NCHUNKS 8
+
+struct big_chunks {
+	uint8_t *mem;
+	bool taken[BIG_NCHUNKS];
+	int gets;
+	int puts;
+	int limit;
+	int most_out;
+};
+
+static uint8_t *
+big_chunk_get(void *ctx, size_t min, size_t *size)
+{
+	struct big_chunks *t = ctx;
+	int i;
+
+	if (min > BIG_CHUNK || (t->limit != 0 && t->gets >= t->limit))
+		return NULL;
+	for (i = 0; i < BIG_NCHUNKS && t->taken[i]; i++)
+		;
+	ck_assert_int_lt(i, BIG_NCHUNKS);
+	t->taken[i] = true;
+	t->gets++;
+	if (t->gets - t->puts > t->most_out)
+		t->most_out = t->gets - t->puts;
+	*size = BIG_CHUNK;
+	return t->mem + (size_t)i * BIG_CHUNK;
+}
+
+static void
+big_chunk_put(void *ctx, uint8_t *chunk)
+{
+	struct big_chunks *t = ctx;
+	size_t off = (size_t)(chunk - t->mem);
+	int i = (int)(off / BIG_CHUNK);
+
+	ck_assert(chunk >= t->mem && off % BIG_CHUNK == 0);
+	ck_assert_int_lt(i, BIG_NCHUNKS);
+	ck_assert(t->taken[i]);
+	t->taken[i] = false;
+	t->puts++;
+}
+
+/* Record sizes: most small, some over the thread's 16 KiB reserve. */
+static uint32_t
+thread_rec_size(int i)
+{
+	static const uint32_t sizes[] = { 60, 1500, 9000, 20000, 70, 1200,
+	    5000, 16000 };
+
+	return i % 97 == 50 ? 300000 : sizes[i % 8];
+}
+
+/*
+ * A pipe read into large chunks, by the reading thread: the same records
+ * as from the file, however the writer cuts its writes, with records that
+ * lie in a chunk whole, chunks given ahead and handed back once. With a
+ * provider that runs dry, reading goes on in the caller.
+ */
+START_TEST(test_pipe_chunks_thread)
+{
+	static const size_t writes[] = { 1 << 20, 4093, 65536 };
+	static const int limits[] = { 0, 0, 5 };
+	struct big_chunks t;
+	struct pcapio_chunks ops = { big_chunk_get, big_chunk_put, &t };
+	struct bytes b = { 0 };
+	struct result want, r;
+	struct pcap_rec rec;
+	struct pcapio_in *in;
+	char err[PCAPIO_ERRBUF_SIZE], *path = tmp_path();
+	uint8_t *mem = aligned_alloc(4096, BIG_NCHUNKS * BIG_CHUNK);
+	int c, i, inside, outside_late, n = 900;
+	size_t at;
+	pid_t pid;
+
+	ck_assert_ptr_nonnull(mem);
+	pcap_hdr(&b, false, false, 2, 4, 400000, 1);
+	for (i = 0; i < n; i++)
+		pcap_recd(&b, false, 1000 + (uint32_t)i, 0, thread_rec_size(i),
+		    thread_rec_size(i), (unsigned)i);
+	write_file(path, b.p, b.len);
+	read_path(path, NULL, &want);
+	ck_assert_uint_eq(want.n, (uint64_t)n);
+
+	for (c = 0; c < 3; c++) {
+		memset(&t, 0, sizeof(t));
+		t.mem = mem;
+		t.limit = limits[c];
+		make_stdin(pipe_feed(b.p, b.len, writes[c], 0, 0, &pid));
+		in = pcapio_open("-", NULL, err);
+		ck_assert_msg(in != NULL, "%s", err);
+		pcapio_set_chunks(in, &ops);
+		memset(&r, 0, sizeof(r));
+		r.digest = 1469598103934665603ULL;
+		inside = outside_late = 0;
+		at = PCAPIO_FILE_HEADER_LEN;
+		while ((r.rc = pcapio_next(in, &rec, r.err)) == 1) {
+			const uint8_t *h = rec.data - PCAPIO_RECORD_HEADER_LEN;
+			size_t off = (size_t)(h - mem);
+			bool late = at > ((size_t)3 << 19);
+
+			r.n++;
+			r.digest = fnv(r.digest, rec.hdr, sizeof(rec.hdr));
+			r.digest = fnv(r.digest, rec.data, rec.caplen);
+			r.digest = fnv(r.digest, &rec.ts_ns,
+			    sizeof(rec.ts_ns));
+			r.digest = fnv(r.digest, &rec.wirelen,
+			    sizeof(rec.wirelen));
+			ck_assert(rec.raw_hdr);
+			ck_assert_mem_eq(h, rec.hdr, PCAPIO_RECORD_HEADER_LEN);
+			at += PCAPIO_RECORD_HEADER_LEN + rec.caplen;
+			if (h < mem || off >= BIG_NCHUNKS * BIG_CHUNK) {
+				if (late && rec.caplen < 300000)
+					outside_late++;
+				continue;
+			}
+			/* In a chunk, the whole record, in one taken. */
+			ck_assert_uint_le(off % BIG_CHUNK +
+			    PCAPIO_RECORD_HEADER_LEN + rec.caplen, BIG_CHUNK);
+			ck_assert(t.taken[off / BIG_CHUNK]);
+			ck_assert_uint_lt(rec.caplen, 300000);
+			inside++;
+		}
+		pcapio_close(in);
+		reap(pid);
+		reset_stdin();
+		ck_assert_int_eq(r.rc, 0);
+		ck_assert_uint_eq(r.n, want.n);
+		ck_assert_uint_eq(r.digest, want.digest);
+		/* The thread had chunks given ahead of the one read from. */
+		ck_assert_int_ge(t.most_out, 3);
+		ck_assert_int_le(t.most_out, 4);
+		ck_assert_int_le(t.gets - t.puts, 4);
+		if (t.limit == 0) {
+			/*
+			 * Past the first read (into pcapio's own buffer, up
+			 * to 1 MiB), a record is copied only when it is over
+			 * a chunk or a chunk's end cut it past the reserve:
+			 * one a chunk at most. Each is read in place again.
+			 */
+			ck_assert_int_ge(inside, n / 2);
+			ck_assert_int_le(outside_late, t.gets);
+			ck_assert_int_ge(t.gets, (int)(b.len / BIG_CHUNK));
+		} else
+			ck_assert_int_eq(t.gets, t.limit);
+	}
+	unlink(path);
+	free(path);
+	free(mem);
+	free(b.p);
+}
+END_TEST
+
 static void
 on_alarm(int sig)
 {
@@ -3526,6 +3686,7 @@ pcapio_suite(void)
 	tcase_add_test(tc, test_pcapng_truncated_synthetic);
 	tcase_add_test(tc, test_pipe_synthetic);
 	tcase_add_test(tc, test_pipe_chunks);
+	tcase_add_test(tc, test_pipe_chunks_thread);
 	tcase_add_test(tc, test_pipe_eintr);
 	tcase_add_test(tc, test_pipe_size);
 	tcase_add_test(tc, test_stdin_file_rewind);
