@@ -29,6 +29,11 @@
 #                    as at the end of the input, writes their held packets
 #                    and exits 0; during pass 1 of a file run, its report
 #                    lines are exactly those of a run on the records read.
+#   stream/...       the 64 MiB capture through a pipe, written by cat and
+#                    in writes of 4093 bytes (read by the thread that
+#                    fills the held memory, pipefill.c): -a LITERAL and -v
+#                    write exactly the records the file runs write, none
+#                    is dropped, and the run counts every record read.
 #   progress/...     on a terminal (script(1)), a file run redraws a
 #                    progress line in place ("\r...MiB of...\033[K"), a few
 #                    times a second at most, and clears it before the
@@ -671,6 +676,43 @@ progress_pipe() {
 	finish "$name"
 }
 
+# stream_big LABEL FEEDER: the capture written into flowgrep's standard
+# input by FEEDER (a command reading $BIG) selects the records the file
+# runs select ($d/file-a.pcap, $d/file-v.pcap), as sets.
+stream_big() {
+	name="stream/big-$1"
+	wanted "$name" || return
+	d=$OUT/stream
+	for v in a v; do
+		x=
+		[ $v = a ] || x=-v
+		# shellcheck disable=SC2086 # $2 is a command, $x an option
+		$2 | "$FG" -q --stats-json $x -a X-Flowgrep-Canary \
+		    -w "$d/$1-$v.pcap" 2>"$d/$1-$v.err"
+		rc=$?
+		[ $rc -le 1 ] || problem "-$v: exit $rc: $(head -c 300 "$d/$1-$v.err")"
+		want=$($PY "$PCAPSET" frames "$BIG" "$d/file-$v.pcap" -s)
+		got=$($PY "$PCAPSET" frames "$BIG" "$d/$1-$v.pcap" -s)
+		[ "$got" = "$want" ] ||
+		    problem "-$v: frames $got, the file run $want"
+		jq -e ".packets_read == $BIGN and .packets_dropped == 0" \
+		    "$d/$1-$v.err" >/dev/null ||
+		    problem "-$v: statistics $(head -c 300 "$d/$1-$v.err")"
+	done
+	finish "$name"
+}
+
+stream_runs() {
+	wanted stream/ || return
+	d=$OUT/stream
+	mkdir -p "$d"
+	"$FG" -q -r "$BIG" -a X-Flowgrep-Canary -w "$d/file-a.pcap" </dev/null
+	"$FG" -q -r "$BIG" -v -a X-Flowgrep-Canary -w "$d/file-v.pcap" \
+	    </dev/null
+	stream_big cat "cat $BIG"
+	stream_big dd4093 "dd if=$BIG bs=4093 status=none"
+}
+
 # ---- the signal and progress runs ----
 
 if [ -x "$MKCAP" ] && CTX=$(gen_capture context) && have tcpdump &&
@@ -700,6 +742,11 @@ else
 		stop_file INT-json-file INT --json
 	else
 		skipped "usr1/json-file, stop/INT-json-file" "no jq"
+	fi
+	if have jq; then
+		stream_runs
+	else
+		skipped "stream/*" "no jq"
 	fi
 	if have script; then
 		progress_tty
