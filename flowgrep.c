@@ -923,9 +923,14 @@ main(int argc, char **argv)
 	match_set_stats(ms, &run.st);
 	if ((e = engine_new(&cfg)) == NULL)
 		errx(EXIT_TROUBLE, "out of memory");
-	/* A stream is read into the hold pool: held packets are not copied. */
+	/*
+	 * A stream is read by a second thread, into the hold pool when
+	 * packets are held, so that they are not copied.
+	 */
 	if (engine_input_chunks(e, &chunks))
 		pcapio_set_chunks(run.in, &chunks);
+	else
+		pcapio_read_ahead(run.in);
 	open_log_engine(&run, &cfg);
 	drop_privileges(&opt);
 

@@ -60,6 +60,13 @@
 #define PCAPIO_PIPE_AHEAD 3
 #define PCAPIO_PIPE_RESERVE (16U * 1024)
 #define PCAPIO_PIPE_MIN_CHUNK (256U * 1024)
+/*
+ * Without a provider (pcapio_read_ahead()), pcapio's own chunks: those
+ * given ahead, the one read from and the one before it, which the thread
+ * may not write to yet.
+ */
+#define PCAPIO_POOL_CHUNKS (PCAPIO_PIPE_AHEAD + 2)
+#define PCAPIO_POOL_CHUNK (1024U * 1024)
 /* Asked of a pipe read or written (the default maximum is 1 MiB). */
 #define PCAPIO_PIPE_SIZE (1024 * 1024)
 /*
@@ -139,6 +146,9 @@ struct pcapio_in {
 	 */
 	struct pipefill *pf;
 	uint8_t *pf_chunk;
+	/* pcapio_read_ahead(): the chunks, and which are given out. */
+	uint8_t *pool;
+	bool pool_taken[PCAPIO_POOL_CHUNKS];
 	/*
 	 * In the own buffer, own[mirror_off, end) is a copy of the chunk's
 	 * bytes from mirror on: once start reaches mirror_off, reading goes
@@ -1968,6 +1978,7 @@ pcapio_close(struct pcapio_in *in)
 		close(in->fd);
 	free(in->ifs);
 	free(in->own);
+	free(in->pool);
 	free(in);
 }
 
@@ -2094,6 +2105,43 @@ pcapio_next(struct pcapio_in *in, struct pcap_rec *rec, char *errbuf)
 		return 0;
 	}
 	return r;
+}
+
+static uint8_t *
+pool_get(void *ctx, size_t min, size_t *size)
+{
+	struct pcapio_in *in = ctx;
+	unsigned i;
+
+	if (min > PCAPIO_POOL_CHUNK)
+		return NULL;
+	for (i = 0; i < PCAPIO_POOL_CHUNKS; i++)
+		if (!in->pool_taken[i]) {
+			in->pool_taken[i] = true;
+			*size = PCAPIO_POOL_CHUNK;
+			return in->pool + (size_t)i * PCAPIO_POOL_CHUNK;
+		}
+	return NULL;
+}
+
+static void
+pool_put(void *ctx, uint8_t *chunk)
+{
+	struct pcapio_in *in = ctx;
+
+	in->pool_taken[(size_t)(chunk - in->pool) / PCAPIO_POOL_CHUNK] = false;
+}
+
+void
+pcapio_read_ahead(struct pcapio_in *in)
+{
+	struct pcapio_chunks c = { pool_get, pool_put, in };
+
+	if (in->regular || in->pcap != NULL || in->have_chunks ||
+	    (in->pool = aligned_alloc(4096, (size_t)PCAPIO_POOL_CHUNKS *
+	    PCAPIO_POOL_CHUNK)) == NULL)
+		return;
+	pcapio_set_chunks(in, &c);
 }
 
 void

@@ -157,6 +157,14 @@ struct pcapio_chunks {
  */
 void pcapio_set_chunks(struct pcapio_in *in, const struct pcapio_chunks *c);
 
+/*
+ * Reads the rest of a stream input (not a regular file, not a device) with
+ * the second thread too, into 5 MiB of pcapio's own, for a caller that
+ * keeps no record past the next call (no provider of chunks). Failing
+ * costs only speed.
+ */
+void pcapio_read_ahead(struct pcapio_in *in);
+
 /* Goes back to the first record for a second pass. Returns -1 on failure. */
 int pcapio_rewind(struct pcapio_in *in, char *errbuf);
 

@@ -1422,6 +1422,48 @@ START_TEST(test_pipe_chunks_thread)
 }
 END_TEST
 
+/*
+ * A pipe read ahead into pcapio's own chunks (no provider): the same
+ * records as from the file, with records cut past the reserve and larger
+ * than a chunk, whatever the writes.
+ */
+START_TEST(test_pipe_read_ahead)
+{
+	static const size_t writes[] = { 1 << 20, 4093, 65537 };
+	struct bytes b = { 0 };
+	struct result want, r;
+	struct pcapio_in *in;
+	char err[PCAPIO_ERRBUF_SIZE], *path = tmp_path();
+	int c, i, n = 600;
+	pid_t pid;
+
+	pcap_hdr(&b, false, false, 2, 4, 2000000, 1);
+	for (i = 0; i < n; i++)
+		pcap_recd(&b, false, 1000 + (uint32_t)i, 0,
+		    i == 300 ? 1500000 : thread_rec_size(i),
+		    thread_rec_size(i), (unsigned)i);
+	write_file(path, b.p, b.len);
+	read_path(path, NULL, &want);
+	ck_assert_uint_eq(want.n, (uint64_t)n);
+	for (c = 0; c < 3; c++) {
+		make_stdin(pipe_feed(b.p, b.len, writes[c], 0, 0, &pid));
+		in = pcapio_open("-", NULL, err);
+		ck_assert_msg(in != NULL, "%s", err);
+		pcapio_read_ahead(in);
+		read_all(in, &r);
+		pcapio_close(in);
+		reap(pid);
+		reset_stdin();
+		ck_assert_int_eq(r.rc, 0);
+		ck_assert_uint_eq(r.n, want.n);
+		ck_assert_uint_eq(r.digest, want.digest);
+	}
+	unlink(path);
+	free(path);
+	free(b.p);
+}
+END_TEST
+
 static void
 on_alarm(int sig)
 {
@@ -3687,6 +3729,7 @@ pcapio_suite(void)
 	tcase_add_test(tc, test_pipe_synthetic);
 	tcase_add_test(tc, test_pipe_chunks);
 	tcase_add_test(tc, test_pipe_chunks_thread);
+	tcase_add_test(tc, test_pipe_read_ahead);
 	tcase_add_test(tc, test_pipe_eintr);
 	tcase_add_test(tc, test_pipe_size);
 	tcase_add_test(tc, test_stdin_file_rewind);

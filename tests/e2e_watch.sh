@@ -33,7 +33,9 @@
 #                    in writes of 4093 bytes (read by the thread that
 #                    fills the held memory, pipefill.c): -a LITERAL and -v
 #                    write exactly the records the file runs write, none
-#                    is dropped, and the run counts every record read.
+#                    is dropped, and the run counts every record read;
+#                    without -w (nothing held, read ahead into pcapio's
+#                    own memory), the report lines are the file run's.
 #   progress/...     on a terminal (script(1)), a file run redraws a
 #                    progress line in place ("\r...MiB of...\033[K"), a few
 #                    times a second at most, and clears it before the
@@ -711,6 +713,16 @@ stream_runs() {
 	    </dev/null
 	stream_big cat "cat $BIG"
 	stream_big dd4093 "dd if=$BIG bs=4093 status=none"
+	name=stream/big-report
+	wanted "$name" || return
+	"$FG" -q -r "$BIG" -a X-Flowgrep-Canary >"$d/file.txt" </dev/null
+	dd if="$BIG" bs=65537 status=none |
+	    "$FG" -q -a X-Flowgrep-Canary >"$d/pipe.txt" 2>"$d/pipe.err"
+	[ -s "$d/file.txt" ] || problem "no report line from the file run"
+	cmp -s "$d/file.txt" "$d/pipe.txt" ||
+	    problem "report lines differ: $(diff "$d/file.txt" "$d/pipe.txt" | head -5)"
+	[ ! -s "$d/pipe.err" ] || problem "$(head -c 300 "$d/pipe.err")"
+	finish "$name"
 }
 
 # ---- the signal and progress runs ----
