@@ -489,6 +489,30 @@ piped_top_up(struct pcapio_in *in)
 }
 
 /*
+ * The bytes not yet consumed move from the chunk into the own buffer (and
+ * stay there when they are in it). Returns -1 with errno ENOMEM when it
+ * cannot grow.
+ */
+static int
+piped_to_own(struct pcapio_in *in)
+{
+	size_t have = in->end - in->start;
+
+	in->mirror = NULL;
+	if (!in->in_chunk)
+		return 0;
+	if (have > in->own_cap && own_grow(in, have) == -1)
+		return -1;
+	memcpy(in->own, in->buf + in->start, have);
+	in->buf = in->own;
+	in->cap = in->own_cap;
+	in->in_chunk = false;
+	in->start = 0;
+	in->end = have;
+	return 0;
+}
+
+/*
  * The first r bytes read into chunk c, at data: the bytes not yet consumed
  * go just before them, into the reserve (or, too many, everything into the
  * own buffer), and the chunk read before goes back to the provider.
@@ -506,18 +530,7 @@ piped_new_chunk(struct pcapio_in *in, uint8_t *data, size_t r, uint8_t *c)
 		in->start = 0;
 		in->cap = in->end = have + r;
 	} else {
-		if (in->in_chunk) {
-			if (have > in->own_cap && own_grow(in, have) == -1)
-				return -1;
-			memcpy(in->own, in->buf + in->start, have);
-			in->buf = in->own;
-			in->cap = in->own_cap;
-			in->in_chunk = false;
-			in->start = 0;
-			in->end = have;
-		}
-		in->mirror = NULL;
-		if (own_room(in, r) == -1)
+		if (piped_to_own(in) == -1 || own_room(in, r) == -1)
 			return -1;
 		memcpy(in->buf + in->end, data, r);
 		in->mirror = data;
@@ -553,21 +566,10 @@ piped_back(struct pcapio_in *in)
 static int
 piped_stop(struct pcapio_in *in)
 {
-	size_t have = in->end - in->start;
-
 	pipefill_stop(in->pf);
 	in->pf = NULL;
-	in->mirror = NULL;
-	if (in->in_chunk) {
-		if (have > in->own_cap && own_grow(in, have) == -1)
-			return -1;
-		memcpy(in->own, in->buf + in->start, have);
-		in->buf = in->own;
-		in->cap = in->own_cap;
-		in->in_chunk = false;
-		in->start = 0;
-		in->end = have;
-	}
+	if (piped_to_own(in) == -1)
+		return -1;
 	if (in->pf_chunk != NULL)
 		in->chunks.put(in->chunks.ctx, in->pf_chunk);
 	in->pf_chunk = NULL;
