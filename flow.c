@@ -1452,7 +1452,9 @@ list_release(struct hold *h, struct held_blk *head, hold_write_fn fn,
 	struct held_blk *b;
 	uint32_t i;
 
-	for (b = head; b != NULL; b = b->next)
+	for (b = head; b != NULL; b = b->next) {
+		/* The next block is a cache miss: start it now. */
+		__builtin_prefetch(b->next);
 		for (i = 0; i < b->n; i++) {
 			if (!desc_live(h, &b->d[i])) {
 				if (b->d[i].rec != NULL)
@@ -1463,6 +1465,7 @@ list_release(struct hold *h, struct held_blk *head, hold_write_fn fn,
 				held_write(&b->d[i], fn, ctx);
 			desc_unref(h, &b->d[i]);
 		}
+	}
 	blks_free(h, head);
 }
 

@@ -474,7 +474,12 @@ own_room(struct pcapio_in *in, size_t n)
 	return 0;
 }
 
-/* Keeps the thread PCAPIO_PIPE_AHEAD chunks to read into, if the pool can. */
+/*
+ * Keeps the thread PCAPIO_PIPE_AHEAD chunks to read into, if the pool can.
+ * Called only where the bytes read so far say (a new chunk, every chunk
+ * given read), never as the thread's pace has it: the pool may drop held
+ * packets to give a chunk, and which it drops must not depend on timing.
+ */
 static void
 piped_top_up(struct pcapio_in *in)
 {
@@ -591,15 +596,20 @@ in_fill_piped(struct pcapio_in *in, size_t n)
 		bool first;
 		ssize_t r;
 
-		piped_top_up(in);
 		r = pipefill_take(in->pf, &data, &tag, &first);
 		if (r == PIPEFILL_EMPTY) {
 			if (in_wait_on(in, pipefill_fd(in->pf)) == 0)
 				pipefill_clear(in->pf);
 			continue;
 		}
-		if (r == PIPEFILL_STARVED)
+		if (r == PIPEFILL_STARVED) {
+			unsigned given = pipefill_given(in->pf);
+
+			piped_top_up(in);
+			if (pipefill_given(in->pf) > given)
+				continue;
 			return piped_stop(in) == -1 ? -1 : in_fill(in, n);
+		}
 		if (r < 0)
 			return -1;
 		if (r == 0) {
@@ -609,6 +619,7 @@ in_fill_piped(struct pcapio_in *in, size_t n)
 		if (first && tag != in->pf_chunk) {
 			if (piped_new_chunk(in, data, (size_t)r, tag) == -1)
 				return -1;
+			piped_top_up(in);
 		} else if (in->in_chunk && data == in->buf + in->end) {
 			in->end += (size_t)r;
 			in->cap = in->end;
@@ -657,6 +668,26 @@ in_fill_ahead(struct pcapio_in *in, size_t n)
 }
 
 /*
+ * What one read(2) may take into the buffer. Before a stream's chunks are
+ * set, no more than the smallest chunk the thread reads into: the bytes
+ * read then all move into the first chunk, which thus starts where the
+ * header ends, and every chunk after it at a place the input alone decides
+ * (not how much the writer had written when the header was read), and so
+ * does what the pool drops when it is full.
+ */
+static size_t
+in_room(const struct pcapio_in *in)
+{
+	size_t room = in->cap - in->end;
+
+	if (!in->regular && !in->have_chunks && in->end + room >
+	    PCAPIO_PIPE_MIN_CHUNK)
+		room = in->end < PCAPIO_PIPE_MIN_CHUNK ?
+		    PCAPIO_PIPE_MIN_CHUNK - in->end : room;
+	return room;
+}
+
+/*
  * Makes n bytes available at buf + start, reading as much as the buffer
  * holds per read(2) and retrying short reads and EINTR. Returns the bytes
  * available, fewer than n only at the end of the input, or -1 with errno set
@@ -699,7 +730,7 @@ in_fill(struct pcapio_in *in, size_t n)
 
 		if (in_wait(in) == -1)
 			continue;	/* a signal was taken: look again */
-		r = read(in->fd, in->buf + in->end, in->cap - in->end);
+		r = read(in->fd, in->buf + in->end, in_room(in));
 
 		if (r < 0) {
 			if (errno != EINTR)
@@ -2176,6 +2207,7 @@ pcapio_set_chunks(struct pcapio_in *in, const struct pcapio_chunks *c)
 	}
 	pipefill_give(in->pf, first + PCAPIO_PIPE_RESERVE,
 	    size - PCAPIO_PIPE_RESERVE, first);
+	piped_top_up(in);
 }
 
 int

@@ -1277,6 +1277,9 @@ struct big_chunks {
 	int puts;
 	int limit;
 	int most_out;
+	/* The records read when each chunk was asked for. */
+	const uint64_t *nread;
+	uint64_t at[64];
 };
 
 static uint8_t *
@@ -1291,6 +1294,8 @@ big_chunk_get(void *ctx, size_t min, size_t *size)
 		;
 	ck_assert_int_lt(i, BIG_NCHUNKS);
 	t->taken[i] = true;
+	if (t->gets < 64)
+		t->at[t->gets] = *t->nread;
 	t->gets++;
 	if (t->gets - t->puts > t->most_out)
 		t->most_out = t->gets - t->puts;
@@ -1325,7 +1330,9 @@ thread_rec_size(int i)
 /*
  * A pipe read into large chunks, by the reading thread: the same records
  * as from the file, however the writer cuts its writes, with records that
- * lie in a chunk whole, chunks given ahead and handed back once. With a
+ * lie in a chunk whole, chunks given ahead and handed back once, each
+ * asked for after the same record whatever the writes (the pool drops
+ * held packets to give one: which must not depend on timing). With a
  * provider that runs dry, reading goes on in the caller.
  */
 START_TEST(test_pipe_chunks_thread)
@@ -1340,6 +1347,8 @@ START_TEST(test_pipe_chunks_thread)
 	struct pcapio_in *in;
 	char err[PCAPIO_ERRBUF_SIZE], *path = tmp_path();
 	uint8_t *mem = aligned_alloc(4096, BIG_NCHUNKS * BIG_CHUNK);
+	uint64_t first_at[64];
+	int first_gets = 0;
 	int c, i, inside, outside_late, n = 900;
 	size_t at;
 	pid_t pid;
@@ -1355,13 +1364,14 @@ START_TEST(test_pipe_chunks_thread)
 
 	for (c = 0; c < 3; c++) {
 		memset(&t, 0, sizeof(t));
+		memset(&r, 0, sizeof(r));
 		t.mem = mem;
 		t.limit = limits[c];
+		t.nread = &r.n;
 		make_stdin(pipe_feed(b.p, b.len, writes[c], 0, 0, &pid));
 		in = pcapio_open("-", NULL, err);
 		ck_assert_msg(in != NULL, "%s", err);
 		pcapio_set_chunks(in, &ops);
-		memset(&r, 0, sizeof(r));
 		r.digest = 1469598103934665603ULL;
 		inside = outside_late = 0;
 		at = PCAPIO_FILE_HEADER_LEN;
@@ -1412,6 +1422,18 @@ START_TEST(test_pipe_chunks_thread)
 			ck_assert_int_ge(inside, n / 2);
 			ck_assert_int_le(outside_late, t.gets);
 			ck_assert_int_ge(t.gets, (int)(b.len / BIG_CHUNK));
+			if (c == 0) {
+				first_gets = t.gets;
+				memcpy(first_at, t.at, sizeof(first_at));
+			} else {
+				ck_assert_int_eq(t.gets, first_gets);
+				ck_assert_int_le(t.gets, 64);
+				for (i = 0; i < t.gets; i++)
+					ck_assert_msg(t.at[i] == first_at[i],
+					    "chunk %d: after record %" PRIu64
+					    ", not %" PRIu64, i, t.at[i],
+					    first_at[i]);
+			}
 		} else
 			ck_assert_int_eq(t.gets, t.limit);
 	}

@@ -35,7 +35,10 @@
 #                    write exactly the records the file runs write, none
 #                    is dropped, and the run counts every record read;
 #                    without -w (nothing held, read ahead into pcapio's
-#                    own memory), the report lines are the file run's.
+#                    own memory), the report lines are the file run's;
+#                    with --hold-mem 32M (packets dropped), the bytes
+#                    written and the drops counted are the same whatever
+#                    the writes (the thread's pace must not choose them).
 #   progress/...     on a terminal (script(1)), a file run redraws a
 #                    progress line in place ("\r...MiB of...\033[K"), a few
 #                    times a second at most, and clears it before the
@@ -722,6 +725,25 @@ stream_runs() {
 	cmp -s "$d/file.txt" "$d/pipe.txt" ||
 	    problem "report lines differ: $(diff "$d/file.txt" "$d/pipe.txt" | head -5)"
 	[ ! -s "$d/pipe.err" ] || problem "$(head -c 300 "$d/pipe.err")"
+	finish "$name"
+	name=stream/big-drops-same
+	wanted "$name" || return
+	for w in cat 4093; do
+		if [ $w = cat ]; then
+			cat "$BIG"
+		else
+			dd if="$BIG" bs=$w status=none
+		fi | "$FG" -q --stats-json \
+		    --hold-mem 32M -v -a X-Flowgrep-Canary -w "$d/drops-$w.pcap" \
+		    2>"$d/drops-$w.err"
+		jq -e '.packets_dropped > 0' "$d/drops-$w.err" >/dev/null ||
+		    problem "writes of $w: no drop: $(head -c 300 "$d/drops-$w.err")"
+	done
+	cmp -s "$d/drops-cat.pcap" "$d/drops-4093.pcap" ||
+	    problem "the bytes written differ with the writes"
+	[ "$(jq .packets_dropped "$d/drops-cat.err")" = \
+	    "$(jq .packets_dropped "$d/drops-4093.err")" ] ||
+	    problem "the drops differ with the writes"
 	finish "$name"
 }
 
