@@ -452,25 +452,28 @@ in_gather(struct pcapio_in *in, const uint8_t *data, size_t r)
 }
 
 /*
- * Makes the own buffer hold its bytes and n more after them, moving them to
- * its start first. Returns -1 with errno ENOMEM when it cannot grow.
+ * Appends n bytes to the own buffer, moving its bytes to its start first
+ * when they would not fit. Returns -1 with errno ENOMEM when it cannot
+ * grow.
  */
 static int
-own_room(struct pcapio_in *in, size_t n)
+own_append(struct pcapio_in *in, const uint8_t *p, size_t n)
 {
 	size_t have = in->end - in->start;
 
-	if (in->end + n <= in->own_cap)
-		return 0;
-	memmove(in->own, in->own + in->start, have);
-	if (in->mirror != NULL)
-		in->mirror_off -= in->start;
-	in->start = 0;
-	in->end = have;
-	if (have + n > in->own_cap && own_grow(in, have + n) == -1)
-		return -1;
-	in->buf = in->own;
-	in->cap = in->own_cap;
+	if (in->end + n > in->own_cap) {
+		memmove(in->own, in->own + in->start, have);
+		if (in->mirror != NULL)
+			in->mirror_off -= in->start;
+		in->start = 0;
+		in->end = have;
+		if (have + n > in->own_cap && own_grow(in, have + n) == -1)
+			return -1;
+		in->buf = in->own;
+		in->cap = in->own_cap;
+	}
+	memcpy(in->own + in->end, p, n);
+	in->end += n;
 	return 0;
 }
 
@@ -535,12 +538,10 @@ piped_new_chunk(struct pcapio_in *in, uint8_t *data, size_t r, uint8_t *c)
 		in->start = 0;
 		in->cap = in->end = have + r;
 	} else {
-		if (piped_to_own(in) == -1 || own_room(in, r) == -1)
+		if (piped_to_own(in) == -1 || own_append(in, data, r) == -1)
 			return -1;
-		memcpy(in->buf + in->end, data, r);
 		in->mirror = data;
-		in->mirror_off = in->end;
-		in->end += r;
+		in->mirror_off = in->end - r;
 	}
 	if (in->pf_chunk != NULL)
 		in->chunks.put(in->chunks.ctx, in->pf_chunk);
@@ -623,12 +624,8 @@ in_fill_piped(struct pcapio_in *in, size_t n)
 		} else if (in->in_chunk && data == in->buf + in->end) {
 			in->end += (size_t)r;
 			in->cap = in->end;
-		} else {
-			if (own_room(in, (size_t)r) == -1)
-				return -1;
-			memcpy(in->buf + in->end, data, (size_t)r);
-			in->end += (size_t)r;
-		}
+		} else if (own_append(in, data, (size_t)r) == -1)
+			return -1;
 	}
 	return (ssize_t)(in->end - in->start);
 }
@@ -680,10 +677,10 @@ in_room(const struct pcapio_in *in)
 {
 	size_t room = in->cap - in->end;
 
-	if (!in->regular && !in->have_chunks && in->end + room >
-	    PCAPIO_PIPE_MIN_CHUNK)
-		room = in->end < PCAPIO_PIPE_MIN_CHUNK ?
-		    PCAPIO_PIPE_MIN_CHUNK - in->end : room;
+	if (!in->regular && !in->have_chunks &&
+	    in->end < PCAPIO_PIPE_MIN_CHUNK &&
+	    room > PCAPIO_PIPE_MIN_CHUNK - in->end)
+		room = PCAPIO_PIPE_MIN_CHUNK - in->end;
 	return room;
 }
 

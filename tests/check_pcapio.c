@@ -199,19 +199,32 @@ struct result {
 };
 
 static void
+result_init(struct result *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->digest = 1469598103934665603ULL;
+}
+
+/* Counts a record read and adds what was read of it to the digest. */
+static void
+result_add(struct result *r, const struct pcap_rec *rec)
+{
+	r->n++;
+	r->digest = fnv(r->digest, rec->hdr, sizeof(rec->hdr));
+	r->digest = fnv(r->digest, rec->data, rec->caplen);
+	r->digest = fnv(r->digest, &rec->ts_ns, sizeof(rec->ts_ns));
+	r->digest = fnv(r->digest, &rec->wirelen, sizeof(rec->wirelen));
+}
+
+static void
 read_all(struct pcapio_in *in, struct result *r)
 {
 	struct pcap_rec rec;
 
-	memset(r, 0, sizeof(*r));
-	r->digest = 1469598103934665603ULL;
+	result_init(r);
 	while ((r->rc = pcapio_next(in, &rec, r->err)) == 1) {
 		ck_assert_uint_eq(rec.index, r->n);
-		r->n++;
-		r->digest = fnv(r->digest, rec.hdr, sizeof(rec.hdr));
-		r->digest = fnv(r->digest, rec.data, rec.caplen);
-		r->digest = fnv(r->digest, &rec.ts_ns, sizeof(rec.ts_ns));
-		r->digest = fnv(r->digest, &rec.wirelen, sizeof(rec.wirelen));
+		result_add(r, &rec);
 	}
 }
 
@@ -1209,8 +1222,7 @@ START_TEST(test_pipe_chunks)
 	ck_assert_msg(in != NULL, "%s", err);
 	pcapio_set_chunks(in, &ops);
 	ck_assert_int_eq(t.gets, 1);
-	memset(&r, 0, sizeof(r));
-	r.digest = 1469598103934665603ULL;
+	result_init(&r);
 	for (i = 0;; i++) {
 		bool inside;
 
@@ -1225,11 +1237,7 @@ START_TEST(test_pipe_chunks)
 			break;
 		inside = rec.data >= &t.mem[0][0] &&
 		    rec.data < &t.mem[0][0] + sizeof(t.mem);
-		r.n++;
-		r.digest = fnv(r.digest, rec.hdr, sizeof(rec.hdr));
-		r.digest = fnv(r.digest, rec.data, rec.caplen);
-		r.digest = fnv(r.digest, &rec.ts_ns, sizeof(rec.ts_ns));
-		r.digest = fnv(r.digest, &rec.wirelen, sizeof(rec.wirelen));
+		result_add(&r, &rec);
 		ck_assert(rec.raw_hdr);
 		ck_assert_mem_eq(rec.data - PCAPIO_RECORD_HEADER_LEN, rec.hdr,
 		    PCAPIO_RECORD_HEADER_LEN);
@@ -1364,7 +1372,7 @@ START_TEST(test_pipe_chunks_thread)
 
 	for (c = 0; c < 3; c++) {
 		memset(&t, 0, sizeof(t));
-		memset(&r, 0, sizeof(r));
+		result_init(&r);
 		t.mem = mem;
 		t.limit = limits[c];
 		t.nread = &r.n;
@@ -1372,7 +1380,6 @@ START_TEST(test_pipe_chunks_thread)
 		in = pcapio_open("-", NULL, err);
 		ck_assert_msg(in != NULL, "%s", err);
 		pcapio_set_chunks(in, &ops);
-		r.digest = 1469598103934665603ULL;
 		inside = outside_late = 0;
 		at = PCAPIO_FILE_HEADER_LEN;
 		while ((r.rc = pcapio_next(in, &rec, r.err)) == 1) {
@@ -1380,13 +1387,7 @@ START_TEST(test_pipe_chunks_thread)
 			size_t off = (size_t)(h - mem);
 			bool late = at > ((size_t)3 << 19);
 
-			r.n++;
-			r.digest = fnv(r.digest, rec.hdr, sizeof(rec.hdr));
-			r.digest = fnv(r.digest, rec.data, rec.caplen);
-			r.digest = fnv(r.digest, &rec.ts_ns,
-			    sizeof(rec.ts_ns));
-			r.digest = fnv(r.digest, &rec.wirelen,
-			    sizeof(rec.wirelen));
+			result_add(&r, &rec);
 			ck_assert(rec.raw_hdr);
 			ck_assert_mem_eq(h, rec.hdr, PCAPIO_RECORD_HEADER_LEN);
 			at += PCAPIO_RECORD_HEADER_LEN + rec.caplen;
