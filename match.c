@@ -225,7 +225,8 @@ enum {
 };
 
 struct match_pat {
-	pcre2_code *code;
+	pcre2_code *code;	/* shared with an earlier twin when borrowed */
+	bool borrowed;
 	pcre2_code *slow;	/* with auto callouts, to interpret; or NULL */
 	char *text;		/* NUL-terminated copy of the pattern */
 	size_t len;
@@ -297,6 +298,13 @@ struct match_set {
 	uint64_t errors;	/* searches ended by an error */
 	uint64_t jit_fallbacks;	/* ... JIT ran out of stack for */
 	int interpreted;	/* patterns marked nojit */
+	/*
+	 * An index of the patterns by text and case, open addressing, -1 for
+	 * an empty slot: an added pattern whose twin is there borrows its
+	 * compiled code (-f P -F P adds every pattern twice).
+	 */
+	int *by_text;
+	size_t by_text_cap;	/* a power of two, or 0 */
 	struct stats *st;
 
 	enum match_engine engine;
@@ -1177,6 +1185,10 @@ pattern_analyse(struct match_set *ms, struct match_pat *p)
 	if (multiline || (opts & PCRE2_MULTILINE) != 0 ||
 	    nl != PCRE2_NEWLINE_LF)
 		goto out;
+	/* Most cores are the whole pattern: then Vectorscan has spoken. */
+	if (ri == NULL && strcmp(core, f.text) == 0 &&
+	    (ri = malloc(sizeof(*ri))) != NULL)
+		*ri = *ci;
 	if (ri == NULL &&
 	    hs_expression_info(f.text, flags, &ri, &err) != HS_SUCCESS) {
 		hs_free_compile_error(err);
@@ -1316,13 +1328,15 @@ match_set_free(struct match_set *ms)
 	hs_teardown(ms);
 	groups_free(ms);
 	for (i = 0; i < ms->count; i++) {
-		pcre2_code_free(ms->pats[i].code);
+		if (!ms->pats[i].borrowed)
+			pcre2_code_free(ms->pats[i].code);
 		pcre2_code_free(ms->pats[i].slow);
 		free(ms->pats[i].text);
 		free(ms->pats[i].core);
 		free(ms->pats[i].head);
 	}
 	free(ms->pats);
+	free(ms->by_text);
 	for (i = 0; i < NLISTS; i++)
 		free(ms->lists[i]);
 	free(ms->rep);
@@ -2254,6 +2268,8 @@ match_set_memory(const struct match_set *ms, struct match_mem *mm)
 
 	memset(mm, 0, sizeof(*mm));
 	mm->bytes_max = MATCH_STREAMS_MEM_MAX;
+	for (i = 0; i < ms->count; i++)
+		mm->compiled += !ms->pats[i].borrowed;
 	if (ms->db == NULL)
 		return;
 	mm->fast = ms->nfast;
@@ -2326,11 +2342,78 @@ first_bytes(struct match_pat *p)
 	}
 }
 
+static size_t
+text_hash(const char *pat, size_t len, bool caseless)
+{
+	uint64_t h = caseless ? 0x9e3779b97f4a7c15ULL : 0xcbf29ce484222325ULL;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ (uint8_t)pat[i]) * 0x100000001b3ULL;
+	return (size_t)(h ^ h >> 29);
+}
+
+/* The earliest pattern of this text and case, or -1. */
+static int
+by_text_find(const struct match_set *ms, const char *pat, size_t len,
+    bool caseless)
+{
+	size_t mask = ms->by_text_cap - 1, k;
+	const struct match_pat *q;
+	int i;
+
+	if (ms->by_text_cap == 0)
+		return -1;
+	for (k = text_hash(pat, len, caseless) & mask;
+	    (i = ms->by_text[k]) >= 0; k = (k + 1) & mask) {
+		q = &ms->pats[i];
+		if (q->len == len && q->caseless == caseless &&
+		    memcmp(q->text, pat, len) == 0)
+			return i;
+	}
+	return -1;
+}
+
+/*
+ * Indexes pattern i (not in the index yet). Without memory it is left out,
+ * and a later twin compiles its own code.
+ */
+static void
+by_text_add(struct match_set *ms, int i)
+{
+	size_t cap = ms->by_text_cap, k, mask;
+	const struct match_pat *q;
+	int *t;
+	int j;
+
+	if ((size_t)i + 1 > cap / 2) {
+		while ((size_t)i + 1 > cap / 2)
+			cap = cap == 0 ? 64 : cap * 2;
+		if ((t = malloc(cap * sizeof(*t))) == NULL)
+			return;
+		memset(t, 0xff, cap * sizeof(*t));	/* every slot -1 */
+		free(ms->by_text);
+		ms->by_text = t;
+		ms->by_text_cap = cap;
+		/* Earlier patterns are indexed again, twins left out. */
+		for (j = 0; j < i; j++)
+			if (!ms->pats[j].borrowed)
+				by_text_add(ms, j);
+	}
+	mask = ms->by_text_cap - 1;
+	q = &ms->pats[i];
+	for (k = text_hash(q->text, q->len, q->caseless) & mask;
+	    ms->by_text[k] >= 0; k = (k + 1) & mask)
+		;
+	ms->by_text[k] = i;
+}
+
 /*
  * Compiles the pattern (bytes, not UTF-8: PCRE2_NEVER_UTF also refuses
  * (*UTF)), with JIT code for complete and soft partial matching; when JIT is
  * unavailable, or the pattern's recursion loops, it is interpreted (see
- * pat_match()). On failure the set is unchanged.
+ * pat_match()). A pattern of the same text and case as an earlier one
+ * shares its code. On failure the set is unchanged.
  * Whether Vectorscan runs it is worked out by match_set_prepare(); a pattern
  * added after that runs on PCRE2.
  */
@@ -2345,7 +2428,8 @@ match_set_add(struct match_set *ms, const char *pat, size_t len,
 	pcre2_code *code;
 	int errcode, ncap, d, rc, k;
 	char dummy[MATCH_ERRBUF_SIZE];
-	bool jit;
+	bool jit = false;
+	int twin;
 
 	if (errbuf == NULL)
 		errbuf = dummy;
@@ -2366,6 +2450,10 @@ match_set_add(struct match_set *ms, const char *pat, size_t len,
 		    origin, MATCH_PATTERNS_MAX);
 		return -1;
 	}
+	if ((twin = by_text_find(ms, pat, len, caseless)) >= 0) {
+		code = ms->pats[twin].code;
+		goto compiled;
+	}
 	code = pcre2_compile((PCRE2_SPTR)pat, len,
 	    PCRE2_NEVER_UTF | (caseless ? PCRE2_CASELESS : 0), &errcode,
 	    &erroff, NULL);
@@ -2385,6 +2473,7 @@ match_set_add(struct match_set *ms, const char *pat, size_t len,
 	jit = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE |
 	    PCRE2_JIT_PARTIAL_SOFT) == 0;
 
+compiled:
 	if (ms->count == ms->cap) {
 		ncap = ms->cap == 0 ? 8 : ms->cap * 2;
 		if ((np = realloc(ms->pats, (size_t)ncap * sizeof(*np))) ==
@@ -2401,6 +2490,7 @@ match_set_add(struct match_set *ms, const char *pat, size_t len,
 	p->text[len] = '\0';
 	p->len = len;
 	p->code = code;
+	p->borrowed = twin >= 0;
 	p->dirs = dirs;
 	p->caseless = caseless;
 	p->leader = ms->count;
@@ -2424,19 +2514,26 @@ match_set_add(struct match_set *ms, const char *pat, size_t len,
 	for (k = 0; k < p->nfirst; k++)
 		ms->firsts_any[p->firsts[k] >> 3] |=
 		    (uint8_t)(1U << (p->firsts[k] & 7));
-	/*
-	 * A flow without payload is decided by this, so work it out now,
-	 * interpreted and partial (which turns off the shortcuts that would
-	 * skip the pattern): a recursion that loops at the start, such as
-	 * (|(?1))x, then shows at once, and the pattern is never given to
-	 * the JIT (see pat_match()). A complete match of "" is still >= 0.
-	 */
-	rc = pcre2_match(code, (PCRE2_SPTR) "", 0, 0, PCRE2_NO_JIT |
-	    PCRE2_PARTIAL_SOFT, ms->mdata, ms->mctx);
-	p->nojit = !jit || rc == PCRE2_ERROR_RECURSELOOP;
+	if (twin >= 0) {
+		/* The twin matched "" or not, and set ms->empty then. */
+		p->nojit = ms->pats[twin].nojit;
+	} else {
+		/*
+		 * A flow without payload is decided by this, so work it out
+		 * now, interpreted and partial (which turns off the shortcuts
+		 * that would skip the pattern): a recursion that loops at the
+		 * start, such as (|(?1))x, then shows at once, and the pattern
+		 * is never given to the JIT (see pat_match()). A complete
+		 * match of "" is still >= 0.
+		 */
+		rc = pcre2_match(code, (PCRE2_SPTR) "", 0, 0, PCRE2_NO_JIT |
+		    PCRE2_PARTIAL_SOFT, ms->mdata, ms->mctx);
+		p->nojit = !jit || rc == PCRE2_ERROR_RECURSELOOP;
+		if (ms->empty < 0 && rc >= 0)
+			ms->empty = ms->count;
+		by_text_add(ms, ms->count);
+	}
 	ms->interpreted += p->nojit;
-	if (ms->empty < 0 && rc >= 0)
-		ms->empty = ms->count;
 	ms->count++;
 	if (ms->prepared) {
 		/* Too late for the database: the pattern runs on PCRE2. */
@@ -2453,7 +2550,8 @@ match_set_add(struct match_set *ms, const char *pat, size_t len,
 	return 0;
 
 nomem:
-	pcre2_code_free(code);
+	if (twin < 0)
+		pcre2_code_free(code);
 	set_error(errbuf, "bad pattern '%s' (%s): %s",
 	    shown, origin, "out of memory");
 	return -1;

@@ -76,6 +76,9 @@ struct match_mem {
 	int gated;		/* ... PCRE2 runs where it finds them */
 	int gated_grouped;	/* ... of which searched with others of their head */
 	int expressions;	/* expressions in the database */
+	int compiled;		/* patterns with PCRE2 code of their own: one
+				   of the same text and case as an earlier
+				   one shares its code */
 	size_t db_bytes;	/* the compiled database */
 	bool db_loaded;		/* loaded from the cache directory */
 	bool db_stored;		/* compiled and stored there */

@@ -1023,6 +1023,60 @@ START_TEST(test_path_case)
 END_TEST
 
 /*
+ * Twins share their compiled code, through an index that grows as patterns
+ * are added: each still matches its own text, in its own direction and case.
+ */
+START_TEST(test_twins_share_code)
+{
+	struct match_set *ms = match_set_new();
+	struct match_dir md;
+	struct match_hit hit;
+	struct match_mem mm;
+	char errbuf[MATCH_ERRBUF_SIZE], pat[32], subj[32];
+	int i, k;
+
+	ck_assert_ptr_nonnull(ms);
+	memset(&md, 0, sizeof(md));
+	/* 300 client patterns, their server twins backwards, then caseless. */
+	for (i = 0; i < 900; i++) {
+		k = i < 300 ? i : i < 600 ? 599 - i : i - 600;
+		snprintf(pat, sizeof(pat), "w%03d[0-9]", k);
+		ck_assert_int_eq(match_set_add(ms, pat, strlen(pat),
+		    i < 300 ? C : S, i >= 600, "-f", errbuf), 0);
+	}
+	match_set_memory(ms, &mm);
+	ck_assert_int_eq(mm.compiled, 600);
+	for (k = 0; k < 300; k += 37) {
+		snprintf(subj, sizeof(subj), "-w%03d7-", k);
+		ck_assert(feed(ms, &md, 0, subj, &hit));
+		ck_assert_int_eq(hit.pattern, k);
+		match_dir_release(&md);
+		ck_assert(feed(ms, &md, 1, subj, &hit));
+		ck_assert_int_eq(hit.pattern, 599 - k);
+		match_dir_release(&md);
+		subj[1] = 'W';
+		ck_assert(!feed(ms, &md, 0, subj, &hit));
+		match_dir_release(&md);
+		ck_assert(feed(ms, &md, 1, subj, &hit));
+		ck_assert_int_eq(hit.pattern, 600 + k);
+		match_dir_release(&md);
+	}
+	match_set_free(ms);
+	/* The empty match is the first twin's. */
+	ms = match_set_new();
+	ck_assert_ptr_nonnull(ms);
+	ck_assert_int_eq(match_set_add(ms, "q", 1, S, false, "-F", errbuf), 0);
+	ck_assert_int_eq(match_set_add(ms, "z*", 2, C, false, "-f", errbuf), 0);
+	ck_assert_int_eq(match_set_add(ms, "z*", 2, S, false, "-F", errbuf), 0);
+	match_set_memory(ms, &mm);
+	ck_assert_int_eq(mm.compiled, 2);
+	ck_assert(match_empty(ms, &hit));
+	ck_assert_int_eq(hit.pattern, 1);
+	match_set_free(ms);
+}
+END_TEST
+
+/*
  * Twins are one expression; a core too wide for a tail is gated, with its
  * head a second expression, and keeps a PCRE2 buffer while a partial match
  * may be alive.
@@ -2267,6 +2321,7 @@ match_suite(void)
 	tcase_add_loop_test(tc, test_path_case, 0,
 	    (int)(sizeof(path_cases) / sizeof(path_cases[0])));
 	tcase_add_test(tc, test_vectorscan_state);
+	tcase_add_test(tc, test_twins_share_code);
 	tcase_add_test(tc, test_gated_twins);
 	tcase_add_test(tc, test_env_no_vectorscan);
 	tcase_add_test(tc, test_auto_engine);
