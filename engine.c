@@ -38,6 +38,9 @@ struct bitset {
 	size_t len;			/* bytes */
 };
 
+/* Where a flow is matched beside a match thread (flow.match_where). */
+enum match_where { WHERE_UNSET, WHERE_THREAD, WHERE_HERE };
+
 struct engine {
 	struct engine_config cfg;
 	struct flow_table *flows;
@@ -50,6 +53,8 @@ struct engine {
 	struct bitset sel_flows;	/* selected flows, by serial */
 	struct bitset sel_dgrams;	/* selected datagram units */
 	struct matcher *mt;		/* the match thread, or NULL */
+	struct match_set *ms_here;	/* beside it, a clone, or NULL */
+	bool here_next;			/* MATCH_HERE_ALTERNATE: the next flow */
 	struct bitset deferred;		/* flows it decides, by serial */
 	uint64_t now;			/* latest capture time seen */
 	bool finishing;
@@ -482,15 +487,15 @@ decide_flow(struct engine *e, struct flow *f, enum verdict v,
 
 	if (f->unit.verdict != VERDICT_UNDECIDED)
 		return;
-	if (e->mt != NULL && v == VERDICT_NOMATCH &&
-	    !matcher_matched(e->mt, f->unit.serial)) {
+	if (e->mt != NULL && f->match_where != WHERE_HERE &&
+	    v == VERDICT_NOMATCH && !matcher_matched(e->mt, f->unit.serial)) {
 		/* Its last bytes may still wait in the match thread's queue. */
 		f->unit.verdict = VERDICT_DEFERRED;
 		bitset_set(&e->deferred, f->unit.serial);
 		matcher_end(e->mt, f->unit.serial);
 		return;
 	}
-	if (e->mt != NULL)
+	if (e->mt != NULL && f->match_where != WHERE_HERE)
 		v = matcher_matched(e->mt, f->unit.serial) ? VERDICT_MATCH : v;
 	if (hit != NULL)
 		f->hit = *hit;
@@ -597,6 +602,38 @@ single_packet(struct engine *e, const struct pkt_view *v,
 }
 
 /*
+ * Whether f is matched on the match thread, fixed at its first bytes, gap or
+ * datagram: here when the thread is behind (a queue over half full), so
+ * that both cores match while the engine would otherwise wait, else on the
+ * thread. The verdict is the same either way.
+ */
+static bool
+on_thread(struct engine *e, struct flow *f)
+{
+	bool here;
+
+	if (e->mt == NULL)
+		return false;
+	if (f->match_where == WHERE_UNSET) {
+		if (e->ms_here == NULL)
+			here = false;
+		else if (e->cfg.match_here == MATCH_HERE_ALTERNATE)
+			here = e->here_next = !e->here_next;
+		else
+			here = matcher_behind(e->mt);
+		f->match_where = here ? WHERE_HERE : WHERE_THREAD;
+	}
+	return f->match_where == WHERE_THREAD;
+}
+
+/* The set that matches f in this thread. */
+static struct match_set *
+set_here(const struct engine *e, const struct flow *f)
+{
+	return f->match_where == WHERE_HERE ? e->ms_here : e->cfg.ms;
+}
+
+/*
  * With the match thread: decides f once the thread has marked it matched,
  * and its bytes are of no more use.
  */
@@ -620,14 +657,14 @@ sink_data(void *ctx, int dir, const uint8_t *p, uint32_t len)
 		e->cfg.stream(e->cfg.ctx, f, dir, p, len);
 	if (f->unit.verdict != VERDICT_UNDECIDED)
 		return;
-	if (e->mt != NULL) {
+	if (on_thread(e, f)) {
 		if (!matched_by_thread(e, f))
 			matcher_data(e->mt, f->unit.serial, dir, p, len);
 		return;
 	}
-	if (match_feed(e->cfg.ms, &f->md[dir], dir, p, len, &hit))
+	if (match_feed(set_here(e, f), &f->md[dir], dir, p, len, &hit))
 		decide_flow(e, f, VERDICT_MATCH, &hit);
-	else if (match_flow_done(e->cfg.ms, f->md))
+	else if (match_flow_done(set_here(e, f), f->md))
 		decide_flow(e, f, VERDICT_NOMATCH, NULL);
 }
 
@@ -639,14 +676,16 @@ sink_gap(void *ctx, int dir, uint32_t len)
 
 	if (e->cfg.stream_gap != NULL)
 		e->cfg.stream_gap(e->cfg.ctx, f, dir, len);
-	if (f->unit.verdict == VERDICT_UNDECIDED && e->mt != NULL) {
+	if (f->unit.verdict != VERDICT_UNDECIDED)
+		return;
+	if (on_thread(e, f)) {
 		if (!matched_by_thread(e, f))
 			matcher_gap(e->mt, f->unit.serial, dir, len);
-	} else if (f->unit.verdict == VERDICT_UNDECIDED) {
-		match_gap(e->cfg.ms, &f->md[dir], len);
-		if (match_flow_done(e->cfg.ms, f->md))
-			decide_flow(e, f, VERDICT_NOMATCH, NULL);
+		return;
 	}
+	match_gap(set_here(e, f), &f->md[dir], len);
+	if (match_flow_done(set_here(e, f), f->md))
+		decide_flow(e, f, VERDICT_NOMATCH, NULL);
 }
 
 /* The sink for f now: none once decided, unless streams are wanted whole. */
@@ -736,12 +775,12 @@ datagram(struct engine *e, struct flow *f, int dir, const struct pkt_view *v)
 		e->cfg.stream(e->cfg.ctx, f, dir, v->payload, v->payload_len);
 	if (f->unit.verdict != VERDICT_UNDECIDED)
 		return;
-	if (e->mt != NULL) {
+	if (on_thread(e, f)) {
 		if (!matched_by_thread(e, f))
 			matcher_datagram(e->mt, f->unit.serial, dir, v->payload,
 			    v->payload_len);
-	} else if (match_datagram(e->cfg.ms, dir, v->payload, v->payload_len,
-	    &hit))
+	} else if (match_datagram(set_here(e, f), dir, v->payload,
+	    v->payload_len, &hit))
 		decide_flow(e, f, VERDICT_MATCH, &hit);
 }
 
@@ -919,8 +958,17 @@ engine_new(const struct engine_config *cfg)
 	e->defrag = defrag_new(cfg->st, datagram_dropped, e);
 	e->reasm = reasm_tcp_new(cfg->st);
 	/* Without a thread (one CPU, no memory), the engine matches itself. */
-	if (cfg->match_thread && !cfg->hold && !e->context && cfg->kill == NULL)
-		e->mt = matcher_new(cfg->ms, cfg->st);
+	if (cfg->match_thread && !cfg->hold && !e->context &&
+	    cfg->kill == NULL) {
+		/* Cloned first: the thread owns cfg->ms once started. */
+		e->ms_here = match_set_clone(cfg->ms);
+		if (e->ms_here != NULL)
+			match_set_stats(e->ms_here, cfg->st);
+		if ((e->mt = matcher_new(cfg->ms, cfg->st)) == NULL) {
+			match_set_free(e->ms_here);
+			e->ms_here = NULL;
+		}
+	}
 	if (cfg->hold)
 		e->hold = hold_new(cfg->hold_mem, cfg->st);
 	if (e->context) {
@@ -1057,6 +1105,7 @@ engine_free(struct engine *e)
 	free(e->ctx_buckets);
 	reasm_tcp_free(e->reasm);
 	hold_free(e->hold);
+	match_set_free(e->ms_here);
 	matcher_free(e->mt);
 	free(e->deferred.bits);
 	free(e->sel_flows.bits);

@@ -99,6 +99,12 @@ struct engine_config {
 	 * reports carry no hit.
 	 */
 	bool match_thread;
+	/*
+	 * Beside the thread, which flows the engine matches itself, with a
+	 * clone of ms: those that start while the thread is behind (0), or
+	 * every other flow (for tests).
+	 */
+	enum { MATCH_HERE_BEHIND, MATCH_HERE_ALTERNATE } match_here;
 	void *ctx;
 };
 

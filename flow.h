@@ -82,6 +82,7 @@ struct flow {
 	struct flow_key key;
 	bool killed;
 	bool outlived_rst;	/* data came after the RST that reset it */
+	uint8_t match_where;	/* beside a match thread: enum match_where */
 	uint64_t last_ts;
 	struct flow *lprev;
 	struct flow *lnext;

@@ -868,6 +868,7 @@ main(int argc, char **argv)
 	struct pcap_rec rec;
 	struct pcapio_chunks chunks;
 	char errbuf[PCAPIO_ERRBUF_SIZE];
+	const char *env;
 	bool two_pass, need_packets, trouble = false;
 	uint64_t records = 0;
 	int r = 0;
@@ -919,6 +920,9 @@ main(int argc, char **argv)
 	cfg.alias = two_pass ? alias_unit : NULL;
 	cfg.kill = run.killer != NULL ? kill_flow : NULL;
 	cfg.match_thread = want_match_thread(&run, ms, two_pass);
+	env = getenv("FLOWGREP_MATCH_HERE");
+	cfg.match_here = env != NULL && strcmp(env, "alternate") == 0 ?
+	    MATCH_HERE_ALTERNATE : MATCH_HERE_BEHIND;
 	cfg.ctx = &run;
 	match_set_stats(ms, &run.st);
 	if ((e = engine_new(&cfg)) == NULL)

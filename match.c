@@ -306,6 +306,11 @@ struct match_set {
 	int *by_text;
 	size_t by_text_cap;	/* a power of two, or 0 */
 	struct stats *st;
+	/*
+	 * A clone's original (see match_set_clone()): the clone owns only
+	 * what matching changes, and shares the rest.
+	 */
+	struct match_set *original;
 
 	enum match_engine engine;
 	bool prepared;
@@ -368,6 +373,7 @@ struct match_set {
 	size_t cbuf_cap;
 
 	/* The streams' memory. */
+	size_t streams_cap;	/* at most this, MATCH_STREAMS_MEM_MAX shared */
 	uint64_t streams_opened, streams_refused;
 	uint32_t streams_live, streams_peak;
 	size_t bytes_live, bytes_peak;
@@ -1263,6 +1269,9 @@ mctx_new(void)
 
 static void groups_free(struct match_set *ms);
 
+static int searches_new(struct match_set *ms);
+static void clone_free(struct match_set *c);
+
 struct match_set *
 match_set_new(void)
 {
@@ -1273,18 +1282,28 @@ match_set_new(void)
 		return NULL;
 	ms->empty = -1;
 	ms->window = MATCH_WINDOW_DEFAULT;
+	ms->streams_cap = MATCH_STREAMS_MEM_MAX;
 	env = getenv("FLOWGREP_NO_VECTORSCAN");
 	ms->engine = env != NULL && *env != '\0' && strcmp(env, "0") != 0 ?
 	    MATCH_ENGINE_PCRE2 : MATCH_ENGINE_AUTO;
+	if (searches_new(ms) != 0) {
+		match_set_free(ms);
+		return NULL;
+	}
+	return ms;
+}
+
+/* What PCRE2 searches of one thread need: match data, contexts, stacks. */
+static int
+searches_new(struct match_set *ms)
+{
 	ms->mdata = pcre2_match_data_create(1, NULL);
 	ms->mctx = mctx_new();
 	ms->mctx_rec = mctx_new();
 	ms->mctx_slow = mctx_new();
 	if (ms->mdata == NULL || ms->mctx == NULL || ms->mctx_rec == NULL ||
-	    ms->mctx_slow == NULL) {
-		match_set_free(ms);
-		return NULL;
-	}
+	    ms->mctx_slow == NULL)
+		return -1;
 	(void)pcre2_set_callout(ms->mctx_slow, interp_step, ms);
 	/* Without JIT support there is no stack to create, and none needed. */
 	ms->jit_stack = pcre2_jit_stack_create(MATCH_JIT_STACK_MIN,
@@ -1295,7 +1314,18 @@ match_set_new(void)
 	    MATCH_JIT_STACK_RECURSE, NULL);
 	if (ms->jit_stack_rec != NULL)
 		pcre2_jit_stack_assign(ms->mctx_rec, NULL, ms->jit_stack_rec);
-	return ms;
+	return 0;
+}
+
+static void
+searches_free(struct match_set *ms)
+{
+	pcre2_match_data_free(ms->mdata);
+	pcre2_match_context_free(ms->mctx);
+	pcre2_match_context_free(ms->mctx_rec);
+	pcre2_match_context_free(ms->mctx_slow);
+	pcre2_jit_stack_free(ms->jit_stack);
+	pcre2_jit_stack_free(ms->jit_stack_rec);
 }
 
 /* Drops the Vectorscan database: every pattern runs on PCRE2. */
@@ -1325,6 +1355,10 @@ match_set_free(struct match_set *ms)
 
 	if (ms == NULL)
 		return;
+	if (ms->original != NULL) {
+		clone_free(ms);
+		return;
+	}
 	hs_teardown(ms);
 	groups_free(ms);
 	for (i = 0; i < ms->count; i++) {
@@ -1354,14 +1388,113 @@ match_set_free(struct match_set *ms)
 		littrie_free(ms->gtrie[i][1]);
 	}
 	free(ms->cbuf);
-	pcre2_match_data_free(ms->mdata);
-	pcre2_match_context_free(ms->mctx);
-	pcre2_match_context_free(ms->mctx_rec);
-	pcre2_match_context_free(ms->mctx_slow);
-	pcre2_jit_stack_free(ms->jit_stack);
-	pcre2_jit_stack_free(ms->jit_stack_rec);
+	searches_free(ms);
 	free(ms->cache_dir);
 	free(ms);
+}
+
+/* Frees what a clone owns: what matching changes. */
+static void
+clone_free(struct match_set *c)
+{
+	int i;
+
+	if (c->dg_stream != NULL)
+		(void)c->api.close(c->dg_stream, NULL, NULL, NULL);
+	(void)hs_free_scratch(c->scratch);
+	for (i = 0; c->pats != NULL && i < c->count; i++)
+		pcre2_code_free(c->pats[i].slow);
+	free(c->pats);
+	free(c->groups);
+	free(c->rep);
+	free(c->seen);
+	free(c->gseen);
+	free(c->hseen);
+	free(c->hend);
+	free(c->grep);
+	free(c->hrep);
+	free(c->visit);
+	free(c->cbuf);
+	searches_free(c);
+	free(c);
+}
+
+/* A zeroed copy of n elements of size bytes when src has them, else NULL. */
+static bool
+scratch_like(void *dstp, const void *src, size_t n, size_t size)
+{
+	void **dst = dstp;
+
+	*dst = NULL;
+	return src == NULL || (*dst = calloc(n > 0 ? n : 1, size)) != NULL;
+}
+
+struct match_set *
+match_set_clone(struct match_set *ms)
+{
+	size_t n = ms->count > 0 ? (size_t)ms->count : 1;
+	struct match_set *c;
+	int i;
+
+	(void)match_set_prepare(ms);
+	if ((c = malloc(sizeof(*c))) == NULL)
+		return NULL;
+	*c = *ms;
+	c->original = ms;
+	c->pats = NULL;
+	c->groups = NULL;
+	c->by_text = NULL;
+	c->by_text_cap = 0;
+	c->cache_dir = NULL;
+	c->scratch = NULL;
+	c->dg_stream = NULL;
+	c->cbuf = NULL;
+	c->cbuf_cap = 0;
+	c->mdata = NULL;
+	c->mctx = c->mctx_rec = c->mctx_slow = NULL;
+	c->jit_stack = c->jit_stack_rec = NULL;
+	c->budget = c->budget_pos = 0;
+	c->errors = c->jit_fallbacks = 0;
+	c->nrep = c->ngrep = c->nhrep = 0;
+	c->gen = c->vgen = 0;
+	c->streams_opened = c->streams_refused = 0;
+	c->streams_live = c->streams_peak = 0;
+	c->bytes_live = c->bytes_peak = 0;
+	c->cap = ms->count;
+	/* Patterns and groups: their scratch fields are the clone's. */
+	if (!scratch_like(&c->pats, ms->pats, n, sizeof(*c->pats)) ||
+	    !scratch_like(&c->groups, ms->groups, n, sizeof(*c->groups)) ||
+	    !scratch_like(&c->rep, ms->rep, n, sizeof(*c->rep)) ||
+	    !scratch_like(&c->seen, ms->seen, n, sizeof(*c->seen)) ||
+	    !scratch_like(&c->gseen, ms->gseen, n, sizeof(*c->gseen)) ||
+	    !scratch_like(&c->hseen, ms->hseen, n, sizeof(*c->hseen)) ||
+	    !scratch_like(&c->hend, ms->hend, n, sizeof(*c->hend)) ||
+	    !scratch_like(&c->grep, ms->grep, n, sizeof(*c->grep)) ||
+	    !scratch_like(&c->hrep, ms->hrep, n, sizeof(*c->hrep)) ||
+	    !scratch_like(&c->visit, ms->visit, n, sizeof(*c->visit)) ||
+	    searches_new(c) != 0)
+		goto fail;
+	for (i = 0; i < ms->count; i++) {
+		c->pats[i] = ms->pats[i];
+		c->pats[i].borrowed = true;
+		c->pats[i].slow = NULL;	/* compiled again at need */
+	}
+	for (i = 0; i < ms->ngroups; i++) {
+		c->groups[i] = ms->groups[i];
+		c->groups[i].vgen = 0;
+	}
+	if (ms->db != NULL &&
+	    (hs_clone_scratch(ms->scratch, &c->scratch) != HS_SUCCESS ||
+	    ms->api.open(ms->db, 0, &c->dg_stream) != HS_SUCCESS))
+		goto fail;
+	/* The two share the streams' memory. */
+	c->streams_cap = ms->streams_cap / 2;
+	ms->streams_cap -= c->streams_cap;
+	return c;
+
+fail:
+	clone_free(c);
+	return NULL;
 }
 
 int
@@ -2267,7 +2400,7 @@ match_set_memory(const struct match_set *ms, struct match_mem *mm)
 	int i;
 
 	memset(mm, 0, sizeof(*mm));
-	mm->bytes_max = MATCH_STREAMS_MEM_MAX;
+	mm->bytes_max = ms->streams_cap;
 	for (i = 0; i < ms->count; i++)
 		mm->compiled += !ms->pats[i].borrowed;
 	if (ms->db == NULL)
@@ -3297,7 +3430,7 @@ dir_choose(struct match_set *ms, struct match_dir *md, int dir)
 	if (ms->db == NULL || (!ms->has_fast[dir] && !ms->has_gated[dir]) ||
 	    ms->streams_off)
 		return;
-	if (ms->bytes_live + need > MATCH_STREAMS_MEM_MAX ||
+	if (ms->bytes_live + need > ms->streams_cap ||
 	    (md->tail = malloc(ms->tail_need[dir] > 0 ? ms->tail_need[dir] :
 	    1)) == NULL) {
 		ms->streams_refused++;

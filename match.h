@@ -115,6 +115,16 @@ struct match_set *match_set_new(void);
 void match_set_free(struct match_set *ms);
 
 /*
+ * A set for a second thread: it prepares ms, and shares its compiled
+ * patterns and database, with the scratch, buffers and counts of its own.
+ * ms and the clone may then match at the same time, each in one thread,
+ * with their own match_dirs; nothing may be added to either, and the clone
+ * is freed first. The cap on streams' memory is split between the two.
+ * NULL when out of memory.
+ */
+struct match_set *match_set_clone(struct match_set *ms);
+
+/*
  * Adds a pattern (len bytes, may contain NUL) for the directions in dirs.
  * origin names it in errors ("-a", "-f rules.txt:12"). Compiles at once;
  * returns -1 with errbuf set to "bad pattern 'X' (origin): message at

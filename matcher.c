@@ -300,6 +300,13 @@ matcher_matched(const struct matcher *m, uint32_t serial)
 	    memory_order_relaxed) >> (bit % 8)) & 1);
 }
 
+bool
+matcher_behind(const struct matcher *m)
+{
+	return m->put - atomic_load_explicit(&m->tail, memory_order_relaxed) >
+	    RING / 2;
+}
+
 /* Makes what was put visible, waking the consumer when enough waits. */
 static void
 publish(struct matcher *m, bool wake)

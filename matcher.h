@@ -34,6 +34,11 @@ struct matcher;
  * counts matching makes (errors, overflows, depth) wait to be added to st.
  */
 struct matcher *matcher_new(struct match_set *ms, struct stats *st);
+/*
+ * Whether the thread is behind: more than half the queue waits for it (the
+ * engine would soon wait for room).
+ */
+bool matcher_behind(const struct matcher *m);
 /* Stream bytes of direction dir of flow serial, in stream order. */
 void matcher_data(struct matcher *m, uint32_t serial, int dir,
     const uint8_t *p, uint32_t len);

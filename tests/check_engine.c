@@ -202,6 +202,7 @@ patterns(const char *a, const char *c, const char *s)
 static uint32_t ctx_after, ctx_before;
 static int kills = -1;		/* -1: no -k */
 static bool match_thread;	/* two-pass mode: match on a thread */
+static bool match_alternate;	/* ... and every other flow beside it */
 
 static void
 on_kill(void *ctx, struct flow *f, uint64_t ts_ns)
@@ -237,6 +238,8 @@ engine(struct match_set *ms, struct stats *st, struct result *r, bool hold,
 		cfg.assign = on_assign;
 		cfg.alias = on_alias;
 		cfg.match_thread = match_thread;
+		cfg.match_here = match_alternate ? MATCH_HERE_ALTERNATE :
+		    MATCH_HERE_BEHIND;
 	}
 	cfg.ctx = r;
 	return engine_new(&cfg);
@@ -329,8 +332,9 @@ END_TEST
 
 /*
  * Two-pass mode: every packet gets its unit; selection by serial. Matched
- * in line and on the match thread (_i & 1), with and without -v (_i & 2):
- * the same selection and counts.
+ * in line and on the match thread (_i & 1), with and without -v (_i & 2),
+ * with every other flow matched beside the thread (_i & 4): the same
+ * selection and counts.
  */
 START_TEST(test_two_pass_serials)
 {
@@ -347,8 +351,9 @@ START_TEST(test_two_pass_serials)
 	struct frame b2 = tcp(3, 40001, 2, 80, 501, 1, 0x18, "200 OK");
 
 	match_thread = (_i & 1) != 0;
+	match_alternate = (_i & 4) != 0;
 	e = engine(ms, &st, &r, false, invert);
-	match_thread = false;
+	match_thread = match_alternate = false;
 	feed(e, &a1, 'a', MS(1));
 	feed(e, &x, 'x', MS(2));
 	feed(e, &b1, 'b', MS(3));
@@ -402,10 +407,11 @@ START_TEST(test_fragments_join_their_flow)
 	f1 = udp_fragment(l4, sizeof(l4), 16, 16);
 	f2 = udp_fragment(l4, sizeof(l4), 32, 16);
 	later = udp(1, 5353, 2, 53, "later");
-	/* In line, and on the match thread (_i). */
+	/* In line, on the match thread (_i), beside it (_i == 2). */
 	match_thread = _i != 0;
+	match_alternate = _i == 2;
 	e = engine(ms, &st, &r, false, false);
-	match_thread = false;
+	match_thread = match_alternate = false;
 	feed(e, &f2, 'c', MS(1));
 	feed(e, &f0, 'a', MS(2));
 	feed(e, &f1, 'b', MS(3));
@@ -611,8 +617,8 @@ engine_suite(void)
 
 	tcase_add_test(tc, test_split_match_hold_mode);
 	tcase_add_test(tc, test_invert_hold_mode_order);
-	tcase_add_loop_test(tc, test_two_pass_serials, 0, 4);
-	tcase_add_loop_test(tc, test_fragments_join_their_flow, 0, 2);
+	tcase_add_loop_test(tc, test_two_pass_serials, 0, 8);
+	tcase_add_loop_test(tc, test_fragments_join_their_flow, 0, 3);
 	tcase_add_test(tc, test_empty_pattern_selects_all);
 	tcase_add_test(tc, test_close_decides_and_strays_follow);
 	tcase_add_test(tc, test_kill_repeats_but_not_on_rsts);

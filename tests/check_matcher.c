@@ -24,6 +24,8 @@ static const char *const patterns[] = {
 	"needle",
 	"(?<=q)uu[a-h]",		/* PCRE2: a lookbehind */
 	"zz[a-h]*zz9",			/* unbounded: gated or PCRE2 */
+	/* Gated with the same head: searched as one group. */
+	"T-[a-h]+q9", "T-[a-h]+u9", "T-[a-h]+zq",
 	"across-(the|a) boundary",
 };
 
@@ -120,13 +122,20 @@ inline_piece(struct match_set *ms, struct tflow *f, int dir,
 	f->over = active > 0 && done;
 }
 
+/*
+ * The thread's answers against in-line matching of the same pieces, with a
+ * set of its own or, when clone, a clone of the thread's, matching at the
+ * same time as the thread (as the engine does beside it).
+ */
 static void
 run_case(enum match_engine eng, uint64_t depth, bool client_only,
-    uint64_t seed)
+    bool clone, uint64_t seed)
 {
-	struct match_set *ms_in = new_set(eng, depth, client_only);
 	struct match_set *ms_th = new_set(eng, depth, client_only);
+	struct match_set *ms_in = clone ? match_set_clone(ms_th) :
+	    new_set(eng, depth, client_only);
 	struct stats st_in, st_th;
+	struct match_mem mm_in, mm_th;
 	struct tflow *fl = calloc(NFLOWS, sizeof(*fl)), *f;
 	struct matcher *m;
 	uint64_t total = 0;
@@ -135,6 +144,14 @@ run_case(enum match_engine eng, uint64_t depth, bool client_only,
 	bool gap;
 
 	ck_assert_ptr_nonnull(fl);
+	ck_assert_ptr_nonnull(ms_in);
+	if (clone) {
+		/* The cap on streams' memory is shared, not doubled. */
+		match_set_memory(ms_th, &mm_th);
+		match_set_memory(ms_in, &mm_in);
+		ck_assert_uint_eq(mm_th.bytes_max, (size_t)16 << 20);
+		ck_assert_uint_eq(mm_in.bytes_max, (size_t)16 << 20);
+	}
 	memset(&st_in, 0, sizeof(st_in));
 	memset(&st_th, 0, sizeof(st_th));
 	match_set_stats(ms_in, &st_in);
@@ -213,8 +230,8 @@ run_case(enum match_engine eng, uint64_t depth, bool client_only,
 	matcher_data(m, 1, 0, (const uint8_t *)"needle", 6);
 	ck_assert(!matcher_matched(m, 1));
 	matcher_free(m);
-	match_set_free(ms_th);
 	match_set_free(ms_in);
+	match_set_free(ms_th);
 	free(fl);
 }
 
@@ -224,20 +241,24 @@ START_TEST(test_same_as_inline)
 		enum match_engine eng;
 		uint64_t depth;
 		bool client_only;
+		bool clone;
 	} cases[] = {
-		{ MATCH_ENGINE_AUTO, 0, false },
-		{ MATCH_ENGINE_VECTORSCAN, 0, false },
-		{ MATCH_ENGINE_PCRE2, 0, false },
-		{ MATCH_ENGINE_AUTO, 3000, false },
+		{ MATCH_ENGINE_AUTO, 0, false, false },
+		{ MATCH_ENGINE_VECTORSCAN, 0, false, false },
+		{ MATCH_ENGINE_PCRE2, 0, false, false },
+		{ MATCH_ENGINE_AUTO, 3000, false, false },
 		/*
 		 * The server's bytes are not matched: the flow is over when
 		 * the client's reach --depth, and the server's never count.
 		 */
-		{ MATCH_ENGINE_AUTO, 3000, true },
+		{ MATCH_ENGINE_AUTO, 3000, true, false },
+		{ MATCH_ENGINE_AUTO, 0, false, true },
+		{ MATCH_ENGINE_VECTORSCAN, 0, false, true },
+		{ MATCH_ENGINE_PCRE2, 3000, false, true },
 	};
 
 	run_case(cases[_i].eng, cases[_i].depth, cases[_i].client_only,
-	    1000 + (uint64_t)_i);
+	    cases[_i].clone, 1000 + (uint64_t)_i);
 }
 END_TEST
 
@@ -268,7 +289,7 @@ main(void)
 	int failed;
 
 	tcase_set_timeout(tc, 300);
-	tcase_add_loop_test(tc, test_same_as_inline, 0, 5);
+	tcase_add_loop_test(tc, test_same_as_inline, 0, 8);
 	tcase_add_test(tc, test_free_unfinished);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

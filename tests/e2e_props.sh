@@ -18,9 +18,11 @@
 #              the order they are decided); every run counts every record
 #              read and none dropped, and its exit status and counters agree
 #              with what it wrote. The -r FILE runs are repeated with
-#              --match-thread always: the same bytes written, the same exit
-#              status and the same counts of flows matched and selected,
-#              packets written, and window, depth and match errors.
+#              --match-thread always (with -v, every other flow matched
+#              beside the thread: FLOWGREP_MATCH_HERE=alternate): the same
+#              bytes written, the same exit status and the same counts of
+#              flows matched and selected, packets written, and window,
+#              depth and match errors.
 #   hold       from standard input with --hold-mem 0 (the least options.c
 #              accepts: nothing can be held), 16k, 64k and 256k (chunks of
 #              the hold pool smaller and larger than a page), on a
@@ -208,13 +210,17 @@ thread_runs() {
 		x=
 		k=2
 		[ $v = b ] && x=-v k=3
+		# With -v, every other flow is matched beside the thread.
+		here=
+		[ $v = b ] && here=alternate
 		# shellcheck disable=SC2086 # $x: -v or nothing
-		flowgrep -q --stats-json --match-thread always $x -r "$c" "$@" \
+		FLOWGREP_MATCH_HERE=$here flowgrep -q --stats-json \
+		    --match-thread always $x -r "$c" "$@" \
 		    -w "$p.t$v.pcap" 2>"$p.t$v.err" </dev/null
 		trc=$?
 		frc=$(awk -F '\t' -v i="${p##*/}" -v k=$k \
 		    '$1 == i { print $k }' "${p%/*}/sets.tsv")
-		t="--match-thread always $x $opts"
+		t="${here:+FLOWGREP_MATCH_HERE=$here }--match-thread always $x $opts"
 		if ! cmp -s "$p.f$v.pcap" "$p.t$v.pcap"; then
 			problem "$t: output differs from the run without it"
 		elif [ "$trc" != "$frc" ]; then
