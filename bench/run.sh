@@ -268,6 +268,15 @@ add fg-pipe "flowgrep -q -r F -a '$CANARY' -w - | cat >/dev/null" \
 	"$fg -q -r $f -a '$CANARY' -w - | cat >/dev/null" "$F" "0"
 add fg-stdin "cat F | flowgrep -q -a '$CANARY' -w OUT" \
 	"cat $f | $fg -q -a '$CANARY' -w $O/fg-stdin" "$F" "0 1"
+# The floor under the stdin ratio: a reader that only reads the pipe
+# (bench/pipecat.c: a 1 MiB pipe, as flowgrep makes it).
+if cc -O2 -D_GNU_SOURCE -o "$SCRATCH/pipecat" "$ROOT/bench/pipecat.c" \
+	2>"$SCRATCH/pipecat.err"; then
+	add pipe-floor "cat F | pipecat (reads the pipe, nothing else)" \
+		"cat $f | $(q "$SCRATCH/pipecat") >/dev/null" "$F" "0"
+else
+	say "bench: bench/pipecat.c did not build: $(head -1 "$SCRATCH/pipecat.err")"
+fi
 if [ "$HAVE_NGREP" = 1 ]; then
 	add ngrep-re "ngrep -q -I F -O OUT '$REGEX'" \
 		"ngrep -q -I $f -O $O/ngrep-re '$REGEX'" "$F" "0 1"
@@ -659,6 +668,10 @@ done | sort -n | awk '{ v[NR] = $1 } END { if (NR) printf "median %d%%, max %d%%
 	echo "| flowgrep -v / flowgrep, literal | $(ratio fg-v fg) |"
 	echo "| flowgrep writing about half the capture (-a 'GET /') / flowgrep, literal | $(ratio fg-half fg) |"
 	echo "| flowgrep stdin / file | $(ratio fg-stdin fg 1.2) |"
+	if [ -n "${MED[pipe-floor]:-}" ]; then
+		echo "| floor of the above: reading the pipe alone (cat F \| pipecat) / flowgrep file | $(ratio pipe-floor fg) |"
+		echo "| flowgrep stdin / reading the pipe alone | $(ratio fg-stdin pipe-floor) |"
+	fi
 	echo "| flowgrep 100 patterns / 1 | $(ratio fg-p100 fg) |"
 	echo "| flowgrep 1000 patterns / 1, compiled in the run | $(ratio fg-p1000 fg 2) |"
 	echo "| flowgrep 1000 patterns / 1, from the pattern cache | $(ratio fg-p1000c fg 2) |"
