@@ -1270,6 +1270,7 @@ mctx_new(void)
 static void groups_free(struct match_set *ms);
 
 static int searches_new(struct match_set *ms);
+static void scans_free(struct match_set *ms);
 static void clone_free(struct match_set *c);
 
 struct match_set *
@@ -1317,17 +1318,6 @@ searches_new(struct match_set *ms)
 	return 0;
 }
 
-static void
-searches_free(struct match_set *ms)
-{
-	pcre2_match_data_free(ms->mdata);
-	pcre2_match_context_free(ms->mctx);
-	pcre2_match_context_free(ms->mctx_rec);
-	pcre2_match_context_free(ms->mctx_slow);
-	pcre2_jit_stack_free(ms->jit_stack);
-	pcre2_jit_stack_free(ms->jit_stack_rec);
-}
-
 /* Drops the Vectorscan database: every pattern runs on PCRE2. */
 static void
 hs_teardown(struct match_set *ms)
@@ -1373,6 +1363,24 @@ match_set_free(struct match_set *ms)
 	free(ms->by_text);
 	for (i = 0; i < NLISTS; i++)
 		free(ms->lists[i]);
+	for (i = 0; i < 2; i++) {
+		free(ms->galways[i]);
+		free(ms->gfirst[i]);
+		littrie_free(ms->gtrie[i][0]);
+		littrie_free(ms->gtrie[i][1]);
+	}
+	scans_free(ms);
+	free(ms->cache_dir);
+	free(ms);
+}
+
+/*
+ * Frees what scans change, which a clone has of its own (searches_new()
+ * and the reports' arrays).
+ */
+static void
+scans_free(struct match_set *ms)
+{
 	free(ms->rep);
 	free(ms->seen);
 	free(ms->gseen);
@@ -1381,16 +1389,13 @@ match_set_free(struct match_set *ms)
 	free(ms->grep);
 	free(ms->hrep);
 	free(ms->visit);
-	for (i = 0; i < 2; i++) {
-		free(ms->galways[i]);
-		free(ms->gfirst[i]);
-		littrie_free(ms->gtrie[i][0]);
-		littrie_free(ms->gtrie[i][1]);
-	}
 	free(ms->cbuf);
-	searches_free(ms);
-	free(ms->cache_dir);
-	free(ms);
+	pcre2_match_data_free(ms->mdata);
+	pcre2_match_context_free(ms->mctx);
+	pcre2_match_context_free(ms->mctx_rec);
+	pcre2_match_context_free(ms->mctx_slow);
+	pcre2_jit_stack_free(ms->jit_stack);
+	pcre2_jit_stack_free(ms->jit_stack_rec);
 }
 
 /* Frees what a clone owns: what matching changes. */
@@ -1406,16 +1411,7 @@ clone_free(struct match_set *c)
 		pcre2_code_free(c->pats[i].slow);
 	free(c->pats);
 	free(c->groups);
-	free(c->rep);
-	free(c->seen);
-	free(c->gseen);
-	free(c->hseen);
-	free(c->hend);
-	free(c->grep);
-	free(c->hrep);
-	free(c->visit);
-	free(c->cbuf);
-	searches_free(c);
+	scans_free(c);
 	free(c);
 }
 
