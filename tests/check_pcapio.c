@@ -216,6 +216,13 @@ result_add(struct result *r, const struct pcap_rec *rec)
 	r->digest = fnv(r->digest, &rec->wirelen, sizeof(rec->wirelen));
 }
 
+/* r read every record want did, with no error. */
+#define ASSERT_SAME_RECORDS(r, want) do {			\
+	ck_assert_int_eq((r).rc, 0);				\
+	ck_assert_uint_eq((r).n, (want).n);			\
+	ck_assert_uint_eq((r).digest, (want).digest);		\
+} while (0)
+
 static void
 read_all(struct pcapio_in *in, struct result *r)
 {
@@ -1256,9 +1263,7 @@ START_TEST(test_pipe_chunks)
 	ck_assert_uint_eq(at, b.len);
 	pcapio_close(in);
 	reset_stdin();
-	ck_assert_int_eq(r.rc, 0);
-	ck_assert_uint_eq(r.n, want.n);
-	ck_assert_uint_eq(r.digest, want.digest);
+	ASSERT_SAME_RECORDS(r, want);
 	ck_assert_int_eq(big, 10);
 	ck_assert_int_eq(in_chunk, 60);
 	ck_assert_int_gt(t.refused, 0);
@@ -1406,9 +1411,7 @@ START_TEST(test_pipe_chunks_thread)
 		pcapio_close(in);
 		reap(pid);
 		reset_stdin();
-		ck_assert_int_eq(r.rc, 0);
-		ck_assert_uint_eq(r.n, want.n);
-		ck_assert_uint_eq(r.digest, want.digest);
+		ASSERT_SAME_RECORDS(r, want);
 		/* The thread had chunks given ahead of the one read from. */
 		ck_assert_int_ge(t.most_out, 3);
 		ck_assert_int_le(t.most_out, 4);
@@ -1477,9 +1480,7 @@ START_TEST(test_pipe_read_ahead)
 		pcapio_close(in);
 		reap(pid);
 		reset_stdin();
-		ck_assert_int_eq(r.rc, 0);
-		ck_assert_uint_eq(r.n, want.n);
-		ck_assert_uint_eq(r.digest, want.digest);
+		ASSERT_SAME_RECORDS(r, want);
 	}
 	unlink(path);
 	free(path);
@@ -1638,8 +1639,7 @@ START_TEST(test_readahead_synthetic)
 		if (i == 1700 || i == 1800) {
 			ck_assert_int_eq(pcapio_rewind(in, err), 0);
 			read_all(in, &r);
-			ck_assert_int_eq(r.rc, 0);
-			ck_assert_uint_eq(r.digest, want.digest);
+			ASSERT_SAME_RECORDS(r, want);
 			ck_assert_int_eq(pcapio_rewind(in, err), 0);
 			for (k = 0; k <= i; k++)
 				ck_assert_int_eq(pcapio_next(in, &rec, err), 1);
@@ -2056,8 +2056,7 @@ START_TEST(test_copy_ahead)
 		/* A rewind ends copying: the records from the start. */
 		ck_assert_int_eq(pcapio_rewind(in, err), 0);
 		read_all(in, &r);
-		ck_assert_int_eq(r.rc, 0);
-		ck_assert_uint_eq(r.digest, want.digest);
+		ASSERT_SAME_RECORDS(r, want);
 	}
 
 	/* A write error ends copying with its message. */
