@@ -333,14 +333,15 @@ us() {
 }
 
 # measure ID RUN: warms the case's input, removes its last output, and times
-# one run. Times go to t/ID (microseconds), peak RSS to t/ID.rss (KiB).
+# one run. Times go to t/ID (microseconds), peak RSS to t/ID.rss (KiB), the
+# CPU time of every process of the run (user + system) to t/ID.cpu (s).
 measure() {
-	local id=$1 run=$2 rc t0 t1 rss ok=0 c
+	local id=$1 run=$2 rc t0 t1 rss cu cs ok=0 c
 	rm -rf "${OUTF[$id]}"
 	[ "$id" = s-tcpflow ] && mkdir -p "${OUTF[$id]}"
 	cat "${WARM[$id]}" >/dev/null
 	t0=$EPOCHREALTIME
-	bg_wait /usr/bin/time -f %M -o "$SCRATCH/t/rss" \
+	bg_wait /usr/bin/time -f '%M %U %S' -o "$SCRATCH/t/rss" \
 		timeout -k 5 "$BENCH_TIMEOUT" sh -c "${CMD[$id]}" \
 		</dev/null >/dev/null 2>"$SCRATCH/log/$id"
 	rc=$?
@@ -364,9 +365,10 @@ measure() {
 		return
 	fi
 	# time(1) writes "Command exited with non-zero status N" first then.
-	rss=$(tail -n 1 "$SCRATCH/t/rss")
+	read -r rss cu cs < <(tail -n 1 "$SCRATCH/t/rss")
 	echo $((t1 - t0)) >>"$SCRATCH/t/$id"
 	echo "$rss" >>"$SCRATCH/t/$id.rss"
+	awk -v u="$cu" -v s="$cs" 'BEGIN { printf "%.2f\n", u + s }' >>"$SCRATCH/t/$id.cpu"
 	awk -v r="$run" -v n="$BENCH_RUNS" -v id="$id" -v us=$((t1 - t0)) -v kb="$rss" \
 		'BEGIN { printf "  [%d/%d] %-10s %8.3f s %8.1f MiB\n", r, n, id, us / 1e6, kb / 1024 }' >&2
 	if [ $((t1 - t0)) -gt $((BENCH_SLOW * 1000000)) ] && [ "$run" -lt "$BENCH_RUNS" ]; then
@@ -433,7 +435,7 @@ fi
 
 # --- statistics ------------------------------------------------------------
 
-declare -A MED MIN MAX RSS CNT
+declare -A MED MIN MAX RSS CNT CPUS
 for id in "${MAIN_IDS[@]}" "${SMALL_IDS[@]}" "${BIG_IDS[@]}"; do
 	[ -s "$SCRATCH/t/$id" ] || continue
 	read -r MED[$id] MIN[$id] MAX[$id] < <(sort -n "$SCRATCH/t/$id" | awk '
@@ -443,15 +445,19 @@ for id in "${MAIN_IDS[@]}" "${SMALL_IDS[@]}" "${BIG_IDS[@]}"; do
 			printf "%.6f %.6f %.6f\n", m / 1e6, v[1] / 1e6, v[NR] / 1e6
 		}')
 	RSS[$id]=$(sort -n "$SCRATCH/t/$id.rss" | tail -n 1)
+	CPUS[$id]=$(sort -n "$SCRATCH/t/$id.cpu" | awk '{ v[NR] = $1 }
+		END { printf "%.2f\n", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
 	CNT[$id]=$(wc -l <"$SCRATCH/t/$id")
 done
 
-# cells ID: the "median | min–max | spread | RSS" cells, or why there are none.
+# cells ID: the "median | min–max | spread | CPU | RSS" cells, or why there
+# are none.
 cells() {
 	local id=$1
 	if [ -n "${MED[$id]:-}" ]; then
 		awk -v m="${MED[$id]}" -v lo="${MIN[$id]}" -v hi="${MAX[$id]}" \
-			-v kb="${RSS[$id]}" -v d="${DEAD[$id]}" -v n="${CNT[$id]}" 'BEGIN {
+			-v kb="${RSS[$id]}" -v d="${DEAD[$id]}" -v n="${CNT[$id]}" \
+			-v cpu="${CPUS[$id]}" 'BEGIN {
 			# mawk has no "%.*f": build the format.
 			t = m < 1 ? "%.3f" : "%.2f"
 			note = ""
@@ -459,13 +465,13 @@ cells() {
 			else if (d == "timeout") note = " (a later run timed out)"
 			else if (d != "") note = " (a later run failed: " d ")"
 			sp = n > 1 && m > 0 ? sprintf("%.0f%%", 100 * (hi - lo) / m) : "–"
-			printf t "%s | " t "–" t " | %s | %.1f", m, note, lo, hi,
-				sp, kb / 1024
+			printf t "%s | " t "–" t " | %s | %s | %.1f", m, note, lo, hi,
+				sp, cpu, kb / 1024
 		}'
 	elif [ "${DEAD[$id]}" = timeout ]; then
-		echo "> $BENCH_TIMEOUT (timeout) | – | – | –"
+		echo "> $BENCH_TIMEOUT (timeout) | – | – | – | –"
 	else
-		echo "${DEAD[$id]:-not run} | – | – | –"
+		echo "${DEAD[$id]:-not run} | – | – | – | –"
 	fi
 }
 
@@ -625,7 +631,9 @@ done | sort -n | awk '{ v[NR] = $1 } END { if (NR) printf "median %d%%, max %d%%
 	echo "before it); the cases take turns run by run, so slow phases of a shared machine"
 	echo "hit every tool alike. Outputs go to a tmpfs. Times are wall-clock seconds;"
 	echo "peak RSS is the largest of the runs (\`/usr/bin/time -f %M\`, the biggest"
-	echo "process of a pipeline). Spread is (max − min) / median."
+	echo "process of a pipeline). Spread is (max − min) / median. CPU is the median of"
+	echo "the user and system time of every process of a run (\`/usr/bin/time -f '%U %S'\`)."
+
 	echo
 	echo "| | |"
 	echo "|---|---|"
@@ -649,8 +657,8 @@ done | sort -n | awk '{ v[NR] = $1 } END { if (NR) printf "median %d%%, max %d%%
 	echo "regexes, the canary last). \`-f\` holds client and \`-F\` server patterns, so"
 	echo "\`-f P -F P\` is what \`-a\` does for each pattern."
 	echo
-	echo "| case | command | median s | min–max s | spread | peak RSS MiB |"
-	echo "|---|---|---|---|---|---|"
+	echo "| case | command | median s | min–max s | spread | CPU s | peak RSS MiB |"
+	echo "|---|---|---|---|---|---|---|"
 	for id in "${MAIN_IDS[@]}" "${SMALL_IDS[@]}" "${BIG_IDS[@]}"; do
 		[ -n "$id" ] || continue
 		echo "| $id | \`${LABEL[$id]//|/\\|}\` | $(cells "$id") |"
@@ -671,6 +679,13 @@ done | sort -n | awk '{ v[NR] = $1 } END { if (NR) printf "median %d%%, max %d%%
 	if [ -n "${MED[pipe-floor]:-}" ]; then
 		echo "| floor of the above: reading the pipe alone (cat F \| pipecat) / flowgrep file | $(ratio pipe-floor fg) |"
 		echo "| flowgrep stdin / reading the pipe alone | $(ratio fg-stdin pipe-floor) |"
+		if [ -n "${CPUS[cat]:-}" ] && [ -n "${MED[fg]:-}" ]; then
+			awk -v p="${CPUS[pipe-floor]}" -v f="${CPUS[fg]}" \
+				-v c="${CPUS[cat]}" -v n="$(nproc)" -v w="${MED[fg]}" 'BEGIN {
+				b = (p + f - c) / n / w
+				printf "| least flowgrep stdin / file these %d CPUs allow: (CPU of cat F \\| pipecat + CPU of flowgrep file − CPU of cat F) / %d CPUs / flowgrep file | %.2f | – | – |\n", n, n, b
+			}'
+		fi
 	fi
 	echo "| flowgrep 100 patterns / 1 | $(ratio fg-p100 fg) |"
 	echo "| flowgrep 1000 patterns / 1, compiled in the run | $(ratio fg-p1000 fg 2) |"
