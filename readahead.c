@@ -51,6 +51,16 @@ struct readahead {
 	bool done;		/* the thread met the end or an error */
 	bool quit;
 	bool running;		/* the thread got as far as reader() */
+	/*
+	 * The thread, finding the ring full, sleeps until half of it is free
+	 * (the block at `wake` is): each wake-up is a system call for the
+	 * reader and, on a VM, an interrupt to another CPU, so one per block
+	 * read would cost the reader a few percent. A reader waiting for a
+	 * block wakes it sooner (hurry).
+	 */
+	bool asleep;
+	bool hurry;
+	unsigned wake;
 
 	/* The reader met the end or an error: every later call says so. */
 	bool ended;
@@ -72,6 +82,18 @@ reader(void *arg)
 	ra->running = true;
 	pthread_cond_signal(&ra->filled);
 	for (;;) {
+		if (!ra->quit && !ra->done &&
+		    ra->blk[ra->fill].state != BLOCK_FREE) {
+			ra->wake = (ra->fill + ra->n / 2 - 1) % ra->n;
+			ra->asleep = true;
+			while (!ra->quit && !ra->done &&
+			    ra->blk[ra->wake].state != BLOCK_FREE &&
+			    !(ra->hurry &&
+			    ra->blk[ra->fill].state == BLOCK_FREE))
+				pthread_cond_wait(&ra->freed, &ra->mu);
+			ra->asleep = false;
+			ra->hurry = false;
+		}
 		while (!ra->quit &&
 		    (ra->done || ra->blk[ra->fill].state != BLOCK_FREE))
 			pthread_cond_wait(&ra->freed, &ra->mu);
@@ -181,8 +203,13 @@ readahead_next(struct readahead *ra, uint8_t **data)
 	ssize_t r;
 
 	pthread_mutex_lock(&ra->mu);
-	while (!ra->ended && ra->blk[ra->take].state != BLOCK_FULL)
+	while (!ra->ended && ra->blk[ra->take].state != BLOCK_FULL) {
+		if (ra->asleep && !ra->hurry) {
+			ra->hurry = true;
+			pthread_cond_signal(&ra->freed);
+		}
 		pthread_cond_wait(&ra->filled, &ra->mu);
+	}
 	b = &ra->blk[ra->take];
 	if (!ra->ended && b->len > 0) {
 		b->state = BLOCK_HELD;
@@ -214,7 +241,9 @@ readahead_release(struct readahead *ra)
 		ra->blk[(ra->take + ra->n - ra->held) % ra->n].state =
 		    BLOCK_FREE;
 		ra->held--;
-		pthread_cond_signal(&ra->freed);
+		if (ra->asleep && (ra->blk[ra->wake].state == BLOCK_FREE ||
+		    ra->hurry))
+			pthread_cond_signal(&ra->freed);
 	}
 	pthread_mutex_unlock(&ra->mu);
 }
