@@ -178,7 +178,9 @@ fi
 cp "$FG" "$SCRATCH/flowgrep" || die "cannot copy $FG"
 FG=$SCRATCH/flowgrep
 REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-[ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] &&
+# The results file of an earlier bench changes nothing that is timed.
+[ -n "$(git status --porcelain --untracked-files=no 2>/dev/null |
+	grep -v ' bench/RESULTS.md$')" ] &&
 	REV="$REV with uncommitted changes"
 [ -n "$BENCH_FLOWGREP" ] && REV="unknown"
 
