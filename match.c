@@ -198,6 +198,8 @@ enum list {
 	LIST_GATED_SERVER,
 	LIST_ALL,		/* every pattern, for datagrams */
 	LIST_SLOW,		/* ... those not in the database */
+	LIST_PRE_CLIENT,	/* prefiltered patterns of the client stream */
+	LIST_PRE_SERVER,
 	NLISTS
 };
 
@@ -261,6 +263,8 @@ struct match_pat {
 	uint32_t tail;		/* that and its context */
 	uint32_t pbound;	/* partial matches start this near the end */
 	char *core;		/* its core for Vectorscan, or NULL */
+	char *factor;		/* leader: a literal every match holds, or NULL */
+	bool pre;		/* found by its factor, not its core */
 	size_t pstart;		/* scratch: its partial search start */
 	int group;		/* gated: its head group (see groups_build()), or -1 */
 };
@@ -412,6 +416,7 @@ struct hs_ctx {
 	unsigned mask;		/* directions of the stream */
 	bool after_gap;		/* anchored patterns cannot match */
 	bool datagram;
+	struct match_dir *md;	/* the stream's direction; NULL: datagram */
 };
 
 static unsigned
@@ -903,37 +908,55 @@ fail:
 }
 
 /*
- * The core of a form (see the top of this file), NUL-terminated, to be
- * freed by the caller; NULL when out of memory. Trailing atoms whose
- * quantifier allows none are dropped, and the last one that must appear is
- * cut to its minimum; with a top-level alternation, or when nothing would
- * be left, the core is the whole form.
+ * The core of a form (see the top of this file): its first *natoms atoms,
+ * the last of them cut to *keep repeats when that is more than 1 (else
+ * whole), and its text's length in *end. Trailing atoms whose quantifier
+ * allows none are dropped, and the last one that must appear is cut to its
+ * minimum; with a top-level alternation, or when nothing would be left,
+ * the core is the whole form.
  */
-static char *
-form_core(const struct form *f)
+static void
+form_core_cut(const struct form *f, size_t *natoms, size_t *end,
+    unsigned long *keep)
 {
-	size_t end = f->len, k = f->natoms;
-	unsigned long keep = 1;
 	const struct form_atom *a;
-	char *core;
+	size_t k = f->natoms;
 
+	*end = f->len;
+	*keep = 1;
 	while (!f->top_alt && k > 0) {
 		a = &f->atoms[k - 1];
 		if (!a->cuttable)
 			break;
 		if (a->qmin == 0) {
-			end = a->start;
+			*end = a->start;
 			k--;
 			continue;
 		}
-		end = a->qstart;
-		keep = a->qmin;
+		*end = a->qstart;
+		*keep = a->qmin;
 		break;
 	}
 	if (k == 0) {
-		end = f->len;
-		keep = 1;
+		k = f->natoms;
+		*end = f->len;
+		*keep = 1;
 	}
+	*natoms = k;
+}
+
+/*
+ * The core of a form, NUL-terminated, to be freed by the caller; NULL when
+ * out of memory.
+ */
+static char *
+form_core(const struct form *f)
+{
+	size_t end, k;
+	unsigned long keep;
+	char *core;
+
+	form_core_cut(f, &k, &end, &keep);
 	if ((core = malloc(end + 24)) == NULL)
 		return NULL;
 	memcpy(core, f->text, end);
@@ -1073,6 +1096,61 @@ form_literal(const struct form *f)
 			return 0;
 	}
 	return f->natoms;
+}
+
+/*
+ * A literal run of a pattern's core, put in the database instead of the
+ * core (see hs_build()), is at least this long: shorter ones are common in
+ * traffic, and each time one is found its patterns are searched by PCRE2.
+ */
+#define MATCH_FACTOR_MIN 6
+
+/*
+ * The longest run of top-level literal atoms without a quantifier in the
+ * form's core, which every match of the core holds, as \xHH escapes for
+ * Vectorscan; NULL when none is MATCH_FACTOR_MIN long, when it is the
+ * whole core, when the form sets options inline (a "(?i)" changes how the
+ * run reads), or out of memory.
+ */
+static char *
+form_factor(const struct form *f)
+{
+	size_t natoms, end, k, run = 0, best = 0, best_end = 0, i;
+	unsigned long keep;
+	const struct form_atom *a;
+	const char *o;
+	char *lit;
+	int c;
+
+	if (f->top_alt || f->inexact)
+		return NULL;
+	for (o = f->text; (o = strstr(o, "(?")) != NULL; o += 2)
+		if (o[2] != ':')
+			return NULL;
+	form_core_cut(f, &natoms, &end, &keep);
+	for (k = 0; k <= natoms; k++) {
+		a = k < natoms ? &f->atoms[k] : NULL;
+		if (a != NULL && a->qstart == a->end &&
+		    lit_byte(f->text + a->start, a->end - a->start) >= 0) {
+			run++;
+			continue;
+		}
+		if (run > best) {
+			best = run;
+			best_end = k;
+		}
+		run = 0;
+	}
+	/* A core that is all literal is found as it is. */
+	if (best < MATCH_FACTOR_MIN || best == natoms ||
+	    (lit = malloc(best * 4 + 1)) == NULL)
+		return NULL;
+	for (i = 0, k = best_end - best; k < best_end; k++, i += 4) {
+		a = &f->atoms[k];
+		c = lit_byte(f->text + a->start, a->end - a->start);
+		snprintf(lit + i, 5, "\\x%02x", (unsigned)c);
+	}
+	return lit;
 }
 
 /* True when the atom's quantifier has no upper bound (*, +, {n,}). */
@@ -1219,6 +1297,8 @@ pattern_analyse(struct match_set *ms, struct match_pat *p)
 	if (p->tail > MATCH_TAIL_MAX || p->tail > ms->window) {
 		p->head = form_head(&f, flags, &p->hbound);
 		p->hbound += MATCH_PARTIAL_SLACK;
+	} else if (lit == 0 && !p->anchored) {
+		p->factor = form_factor(&f);
 	}
 out:
 	free(ri);
@@ -1335,7 +1415,7 @@ hs_teardown(struct match_set *ms)
 	ms->nexpr = 0;
 	for (i = 0; i < ms->count; i++)
 		ms->pats[i].fast = ms->pats[i].fast_dgram =
-		    ms->pats[i].gated = false;
+		    ms->pats[i].gated = ms->pats[i].pre = false;
 }
 
 void
@@ -1357,6 +1437,7 @@ match_set_free(struct match_set *ms)
 		pcre2_code_free(ms->pats[i].slow);
 		free(ms->pats[i].text);
 		free(ms->pats[i].core);
+		free(ms->pats[i].factor);
 		free(ms->pats[i].head);
 	}
 	free(ms->pats);
@@ -1538,6 +1619,10 @@ list_has(enum list l, const struct match_pat *p)
 		return s != 0 && p->gated;
 	case LIST_SLOW:
 		return p->is_leader && !p->fast_dgram;
+	case LIST_PRE_CLIENT:
+		return c != 0 && p->pre;
+	case LIST_PRE_SERVER:
+		return s != 0 && p->pre;
 	default:
 		return p->is_leader;
 	}
@@ -1896,6 +1981,7 @@ set_paths(struct match_set *ms)
 		    p->tail <= MATCH_TAIL_MAX;
 		p->gated = p->fast_dgram && !p->fast && !p->anchored &&
 		    ms->pats[p->leader].head != NULL;
+		p->pre = p->pre && p->fast;
 		ms->nfast += p->fast;
 		ms->nfast_dgram += p->fast_dgram;
 		ms->ngated += p->gated;
@@ -2178,7 +2264,14 @@ hs_build(struct match_set *ms)
 			if (!p->is_leader || !p->fast_dgram)
 				continue;
 			flags[n] = p->caseless ? HS_FLAG_CASELESS : 0;
-			exprs[n] = p->core;
+			/*
+			 * A literal of a fast pattern compiles many times
+			 * faster than its core, and is confirmed as the core
+			 * is, in the feeds its match may end in (on_match()).
+			 */
+			p->pre = p->factor != NULL && p->head == NULL &&
+			    p->tail <= ms->window && p->tail <= MATCH_TAIL_MAX;
+			exprs[n] = p->pre ? p->factor : p->core;
 			ids[n++] = (unsigned)i;
 			if (p->head == NULL || p->head_rep != i)
 				continue;
@@ -2220,9 +2313,11 @@ hs_build(struct match_set *ms)
 		}
 	}
 	ms->nexpr = n;
-	for (i = 0; i < ms->count; i++)
-		ms->pats[i].fast_dgram =
-		    ms->pats[ms->pats[i].leader].fast_dgram;
+	for (i = 0; i < ms->count; i++) {
+		p = &ms->pats[ms->pats[i].leader];
+		ms->pats[i].fast_dgram = p->fast_dgram;
+		ms->pats[i].pre = p->fast_dgram && p->pre;
+	}
 	if (ms->db == NULL ||
 	    hs_alloc_scratch(ms->db, &ms->scratch) != HS_SUCCESS ||
 	    ms->api.open(ms->db, 0, &ms->dg_stream) != HS_SUCCESS ||
@@ -2404,8 +2499,10 @@ match_set_memory(const struct match_set *ms, struct match_mem *mm)
 	mm->fast = ms->nfast;
 	mm->fast_datagram = ms->nfast_dgram;
 	mm->gated = ms->ngated;
-	for (i = 0; i < ms->count; i++)
+	for (i = 0; i < ms->count; i++) {
 		mm->gated_grouped += ms->pats[i].group >= 0;
+		mm->prefiltered += ms->pats[i].pre;
+	}
 	mm->expressions = ms->nexpr;
 	mm->db_bytes = ms->db_size;
 	mm->db_loaded = ms->db_loaded;
@@ -3675,6 +3772,7 @@ on_match(unsigned int id, unsigned long long from, unsigned long long to,
 	struct match_set *ms = c->ms;
 	const struct match_pat *p;
 	unsigned i = id;
+	uint64_t until;
 	int k;
 
 	(void)from;
@@ -3705,6 +3803,16 @@ on_match(unsigned int id, unsigned long long from, unsigned long long to,
 		}
 		if (!p->fast)
 			return 0;
+		/*
+		 * A prefiltered pattern's literal: a match holding it ends
+		 * within the pattern's width from here, in this feed or a
+		 * later one, where feed_hybrid() has it confirmed.
+		 */
+		if (p->pre) {
+			until = c->md->hs_origin + to + p->width;
+			if (until > c->md->pre_until)
+				c->md->pre_until = until;
+		}
 	}
 	if (!p->fast_dgram || ms->seen[i] == ms->gen ||
 	    ms->nrep >= ms->rep_cap)
@@ -3712,6 +3820,30 @@ on_match(unsigned int id, unsigned long long from, unsigned long long to,
 	ms->seen[i] = ms->gen;
 	ms->rep[ms->nrep++] = (int)i;
 	return 0;
+}
+
+/*
+ * Reports every prefiltered pattern of direction dir, for confirm(): the
+ * literal of one of them ended less than its width before the feed's end
+ * (on_match()), so a match of it may end in the feed. Which one is not
+ * kept: each direction would need room for any number of them, and a
+ * literal is found about as rarely as a match.
+ */
+static void
+pre_report(struct match_set *ms, int dir)
+{
+	enum list l = dir == 0 ? LIST_PRE_CLIENT : LIST_PRE_SERVER;
+	const int *idx = ms->lists[l];
+	int k, i, n = idx != NULL ? ms->nlist[l] : ms->count;
+
+	for (k = 0; k < n; k++) {
+		i = idx != NULL ? idx[k] : k;
+		if ((idx == NULL && !list_has(l, &ms->pats[i])) ||
+		    ms->seen[i] == ms->gen || ms->nrep >= ms->rep_cap)
+			continue;
+		ms->seen[i] = ms->gen;
+		ms->rep[ms->nrep++] = i;
+	}
 }
 
 /*
@@ -3800,7 +3932,7 @@ static bool
 feed_hybrid(struct match_set *ms, struct match_dir *md, int dir,
     const uint8_t *data, uint32_t n, bool reach, struct match_hit *hit)
 {
-	struct hs_ctx c = { ms, dir_mask(dir), md->after_gap, false };
+	struct hs_ctx c = { ms, dir_mask(dir), md->after_gap, false, md };
 	struct match_scan sc, fc;
 	const struct match_scan *best;
 	uint64_t fed0 = md->fed;
@@ -3811,6 +3943,8 @@ feed_hybrid(struct match_set *ms, struct match_dir *md, int dir,
 	/* A failed scan (internal error) reports what it found so far. */
 	(void)ms->api.scan(md->hs, (const char *)data, n, 0, ms->scratch,
 	    on_match, &c);
+	if (md->pre_until > fed0)
+		pre_report(ms, dir);
 	if (ms->nrep > 0)
 		confirm(ms, md, dir, data, n, fed0, &fc);
 	if (ms->has_slow[dir]) {
@@ -3902,6 +4036,7 @@ match_gap(struct match_set *ms, struct match_dir *md, uint32_t len)
 	if (md->hs != NULL)
 		(void)ms->api.reset(md->hs, 0, NULL, NULL, NULL);
 	md->hs_origin = md->fed;
+	md->pre_until = 0;
 	md->tail_len = 0;
 	md->after_gap = true;
 	md->overflow = false;
@@ -3948,7 +4083,8 @@ bool
 match_datagram(struct match_set *ms, int dir, const uint8_t *data,
     uint32_t len, struct match_hit *hit)
 {
-	struct hs_ctx c = { ms, MATCH_CLIENT | MATCH_SERVER, false, true };
+	struct hs_ctx c = { ms, MATCH_CLIENT | MATCH_SERVER, false, true,
+	    NULL };
 	struct match_scan sc;
 	int k;
 

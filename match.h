@@ -52,6 +52,11 @@ struct match_dir {
 	uint32_t tail_len;
 	uint32_t tail_cap;
 	uint64_t hs_origin;	/* stream offset of hs's offset 0 */
+	/*
+	 * Patterns found by a literal they hold (match.c, "prefiltered") are
+	 * confirmed in every feed that starts before this stream offset.
+	 */
+	uint64_t pre_until;
 	struct match_set *owner; /* the set whose memory count holds hs, tail */
 };
 
@@ -75,6 +80,7 @@ struct match_mem {
 	int fast_datagram;	/* ... and for datagrams */
 	int gated;		/* ... PCRE2 runs where it finds them */
 	int gated_grouped;	/* ... of which searched with others of their head */
+	int prefiltered;	/* fast ones found by a literal of theirs */
 	int expressions;	/* expressions in the database */
 	int compiled;		/* patterns with PCRE2 code of their own: one
 				   of the same text and case as an earlier

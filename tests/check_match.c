@@ -271,6 +271,37 @@ static const struct stream_case stream_cases[] = {
 	{ "gated: wider than the window", { PAT("ab[0-9]*cd", A) }, 0,
 	    DATA("ab0123456789cd ab1cd"), .window = 8, .want = 0, .off = 15,
 	    .mlen = 5, .overflows = 1 },
+	/*
+	 * Prefiltered (Vectorscan finds the literal run, the match may end in
+	 * a later chunk): see test_prefiltered for which are.
+	 */
+	{ "prefiltered: literal then class", { PAT("evilbot-[0-9]{3}\\.php",
+	    A) }, 0, DATA("GET /evilbot-123.php HTTP"), .want = 0, .off = 5,
+	    .mlen = 15 },
+	{ "prefiltered: class then literal", { PAT("[a-z]{2,5}=secretvalue",
+	    A) }, 0, DATA("xx abcd=secretvalue!"), .want = 0, .off = 3,
+	    .mlen = 16 },
+	{ "prefiltered: literal twice", { PAT("evilbot-[0-9]{3}x", A) }, 0,
+	    DATA("evilbot-12 evilbot-999x"), .want = 0, .off = 11,
+	    .mlen = 12 },
+	{ "prefiltered: earliest of two", { PAT("bbbbbb-[a-z]{2}", A),
+	    PAT("aaaaaa-[0-9]{4}", A) }, 0,
+	    DATA("bbbbbb-x aaaaaa-1234 bbbbbb-yz"), .want = 1, .off = 9,
+	    .mlen = 11 },
+	{ "prefiltered: caseless", { PATI("Evil-Host-[0-9]{2}", A) }, 0,
+	    DATA("x eVIL-hOST-4 EVIL-host-42"), .want = 0, .off = 14,
+	    .mlen = 12 },
+	{ "prefiltered: across a gap", { PAT("evilbot-[0-9]{3}", A) }, 0,
+	    DATA("evilbot-123 evilbot-456"), .gaps = { { 10, 5 } },
+	    .ngaps = 1, .want = 0, .off = 17, .mlen = 11 },
+	{ "prefiltered: context before", { PAT("\\bevilbot-[0-9]{2}", A) },
+	    0, DATA("xevilbot-12 evilbot-34 "), .want = 0, .off = 12,
+	    .mlen = 10 },
+	{ "prefiltered: cut at the end", { PAT("evilbot-[0-9]{3}", A) }, 0,
+	    DATA("evilbot-1 evilbot-12"), .want = -1 },
+	{ "prefiltered: twins", { PAT("evilbot-[0-9]{2}z", C),
+	    PAT("evilbot-[0-9]{2}z", S) }, 1, DATA("evilbot-1z evilbot-12z"),
+	    .want = 1, .off = 11, .mlen = 11 },
 };
 
 #define NSTREAM_CASES (sizeof(stream_cases) / sizeof(stream_cases[0]))
@@ -1019,6 +1050,59 @@ START_TEST(test_path_case)
 	ck_assert_msg(mm.fast_datagram == c->dgram, "'%s': datagram %d",
 	    c->re, mm.fast_datagram);
 	match_set_free(ms);
+}
+END_TEST
+
+/*
+ * Which patterns Vectorscan finds by a literal run of theirs (confirmed in
+ * the chunks the match may end in) rather than by their core: every pattern
+ * of the "prefiltered:" stream cases, and none of these.
+ */
+static const char *const not_prefiltered[] = {
+	"evilbotnet",			/* a literal: its own core */
+	"abcde[0-9]{2}",		/* a run shorter than 6 */
+	"evilbot-[0-9]+x",		/* no bounded width: gated */
+	"^evilbot-[0-9]{2}",		/* anchored */
+	"(?i)evilbot-[0-9]{2}",		/* options set inline */
+	"evilbot-[0-9]{2}|another-one",	/* top-level alternation */
+	"evilbot-(ab)?",		/* the run is all its core */
+};
+
+START_TEST(test_prefiltered)
+{
+	struct match_set *ms;
+	struct match_mem mm;
+	char errbuf[MATCH_ERRBUF_SIZE];
+	size_t i, n;
+	int k;
+
+	for (i = 0; i < NSTREAM_CASES; i++) {
+		if (strncmp(stream_cases[i].name, "prefiltered:", 12) != 0)
+			continue;
+		ms = build_set(stream_cases[i].pats, 0, 0,
+		    MATCH_ENGINE_VECTORSCAN);
+		(void)match_set_prepare(ms);
+		match_set_memory(ms, &mm);
+		for (k = 0; stream_cases[i].pats[k].re != NULL; k++)
+			;
+		ck_assert_msg(mm.prefiltered == k, "%s: %d of %d prefiltered",
+		    stream_cases[i].name, mm.prefiltered, k);
+		match_set_free(ms);
+	}
+	n = sizeof(not_prefiltered) / sizeof(not_prefiltered[0]);
+	for (i = 0; i < n; i++) {
+		ms = match_set_new();
+		ck_assert_ptr_nonnull(ms);
+		match_set_engine(ms, MATCH_ENGINE_VECTORSCAN);
+		ck_assert_msg(match_set_add(ms, not_prefiltered[i],
+		    strlen(not_prefiltered[i]), A, false, "-a", errbuf) == 0,
+		    "%s", errbuf);
+		(void)match_set_prepare(ms);
+		match_set_memory(ms, &mm);
+		ck_assert_msg(mm.prefiltered == 0, "'%s' prefiltered",
+		    not_prefiltered[i]);
+		match_set_free(ms);
+	}
 }
 END_TEST
 
@@ -2322,6 +2406,7 @@ match_suite(void)
 	    (int)(sizeof(path_cases) / sizeof(path_cases[0])));
 	tcase_add_test(tc, test_vectorscan_state);
 	tcase_add_test(tc, test_twins_share_code);
+	tcase_add_test(tc, test_prefiltered);
 	tcase_add_test(tc, test_gated_twins);
 	tcase_add_test(tc, test_env_no_vectorscan);
 	tcase_add_test(tc, test_auto_engine);
