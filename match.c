@@ -419,6 +419,30 @@ struct hs_ctx {
 	struct match_dir *md;	/* the stream's direction; NULL: datagram */
 };
 
+/*
+ * A direction's prefiltered patterns whose literal was found, each with the
+ * stream offset its match must end by: confirm() runs them in the feeds
+ * before it (see pre_report()). Past the streams' memory, every
+ * prefiltered pattern of the direction is run until all_until instead.
+ */
+struct pend_entry {
+	uint64_t until;
+	int pat;
+};
+
+struct match_pend {
+	uint64_t all_until;
+	uint32_t n;
+	uint32_t cap;
+	struct pend_entry e[];
+};
+
+#define PEND_FIRST 4
+
+static void pend_note(struct match_set *ms, struct match_dir *md, int i,
+    uint64_t until);
+static void pend_free(struct match_dir *md);
+
 static unsigned
 dir_mask(int dir)
 {
@@ -2804,6 +2828,12 @@ match_set_limits(struct match_set *ms, uint32_t window, uint64_t depth)
 				ms->streams_off = true;
 }
 
+void
+match_set_streams_cap(struct match_set *ms, size_t bytes)
+{
+	ms->streams_cap = bytes;
+}
+
 int
 match_set_count(const struct match_set *ms)
 {
@@ -3496,6 +3526,7 @@ dir_close_stream(struct match_dir *md)
 {
 	struct match_set *ms = md->owner;
 
+	pend_free(md);
 	if (md->hs != NULL && ms != NULL)
 		(void)ms->api.close(md->hs, NULL, NULL, NULL);
 	free(md->tail);
@@ -3772,7 +3803,6 @@ on_match(unsigned int id, unsigned long long from, unsigned long long to,
 	struct match_set *ms = c->ms;
 	const struct match_pat *p;
 	unsigned i = id;
-	uint64_t until;
 	int k;
 
 	(void)from;
@@ -3808,11 +3838,9 @@ on_match(unsigned int id, unsigned long long from, unsigned long long to,
 		 * within the pattern's width from here, in this feed or a
 		 * later one, where feed_hybrid() has it confirmed.
 		 */
-		if (p->pre) {
-			until = c->md->hs_origin + to + p->width;
-			if (until > c->md->pre_until)
-				c->md->pre_until = until;
-		}
+		if (p->pre)
+			pend_note(ms, c->md, (int)i,
+			    c->md->hs_origin + to + p->width);
 	}
 	if (!p->fast_dgram || ms->seen[i] == ms->gen ||
 	    ms->nrep >= ms->rep_cap)
@@ -3822,28 +3850,120 @@ on_match(unsigned int id, unsigned long long from, unsigned long long to,
 	return 0;
 }
 
+static size_t
+pend_size(uint32_t cap)
+{
+	return sizeof(struct match_pend) + (size_t)cap * sizeof(struct pend_entry);
+}
+
 /*
- * Reports every prefiltered pattern of direction dir, for confirm(): the
- * literal of one of them ended less than its width before the feed's end
- * (on_match()), so a match of it may end in the feed. Which one is not
- * kept: each direction would need room for any number of them, and a
- * literal is found about as rarely as a match.
+ * Notes that a match of prefiltered pattern i may end in md's stream
+ * before until. Its memory counts in the streams'; past their cap, or out
+ * of memory, every prefiltered pattern is run until then (exact, slower).
  */
 static void
-pre_report(struct match_set *ms, int dir)
+pend_note(struct match_set *ms, struct match_dir *md, int i, uint64_t until)
+{
+	struct match_set *own = md->owner != NULL ? md->owner : ms;
+	struct match_pend *p = md->pend, *np;
+	uint32_t k, cap;
+
+	if (p == NULL) {
+		if ((p = calloc(1, pend_size(0))) == NULL) {
+			ms->errors++;	/* the match is lost, and counted */
+			return;
+		}
+		md->pend = p;
+		own->bytes_live += pend_size(0);
+		if (own->bytes_live > own->bytes_peak)
+			own->bytes_peak = own->bytes_live;
+	}
+	for (k = 0; k < p->n; k++)
+		if (p->e[k].pat == i) {
+			if (until > p->e[k].until)
+				p->e[k].until = until;
+			return;
+		}
+	if (p->n == p->cap) {
+		cap = p->cap ? p->cap * 2 : PEND_FIRST;
+		if (own->bytes_live + pend_size(cap) - pend_size(p->cap) >
+		    own->streams_cap ||
+		    (np = realloc(p, pend_size(cap))) == NULL) {
+			if (until > p->all_until)
+				p->all_until = until;
+			return;
+		}
+		own->bytes_live += pend_size(cap) - pend_size(np->cap);
+		if (own->bytes_live > own->bytes_peak)
+			own->bytes_peak = own->bytes_live;
+		md->pend = p = np;
+		p->cap = cap;
+	}
+	p->e[p->n].pat = i;
+	p->e[p->n++].until = until;
+}
+
+/* Frees md's pending patterns. */
+static void
+pend_free(struct match_dir *md)
+{
+	if (md->pend == NULL)
+		return;
+	if (md->owner != NULL)
+		md->owner->bytes_live -= pend_size(md->pend->cap);
+	free(md->pend);
+	md->pend = NULL;
+}
+
+static void
+report_pat(struct match_set *ms, int i)
+{
+	if (ms->seen[i] == ms->gen || ms->nrep >= ms->rep_cap)
+		return;
+	ms->seen[i] = ms->gen;
+	ms->rep[ms->nrep++] = i;
+}
+
+/*
+ * Reports, for confirm(), the prefiltered patterns of md whose match may
+ * end in the feed starting at stream offset fed0: those whose literal was
+ * found less than their width before (pend_note()), or after an overflow
+ * every prefiltered pattern of direction dir.
+ */
+static void
+pre_report(struct match_set *ms, struct match_dir *md, int dir,
+    uint64_t fed0)
 {
 	enum list l = dir == 0 ? LIST_PRE_CLIENT : LIST_PRE_SERVER;
+	const struct match_pend *p = md->pend;
 	const int *idx = ms->lists[l];
 	int k, i, n = idx != NULL ? ms->nlist[l] : ms->count;
+	uint32_t e;
 
-	for (k = 0; k < n; k++) {
-		i = idx != NULL ? idx[k] : k;
-		if ((idx == NULL && !list_has(l, &ms->pats[i])) ||
-		    ms->seen[i] == ms->gen || ms->nrep >= ms->rep_cap)
-			continue;
-		ms->seen[i] = ms->gen;
-		ms->rep[ms->nrep++] = i;
-	}
+	if (p->all_until > fed0)
+		for (k = 0; k < n; k++) {
+			i = idx != NULL ? idx[k] : k;
+			if (idx != NULL || list_has(l, &ms->pats[i]))
+				report_pat(ms, i);
+		}
+	for (e = 0; e < p->n; e++)
+		if (p->e[e].until > fed0)
+			report_pat(ms, p->e[e].pat);
+}
+
+/* Drops the pending patterns whose match would have ended by fed. */
+static void
+pend_expire(struct match_dir *md, uint64_t fed)
+{
+	struct match_pend *p = md->pend;
+	uint32_t e, k = 0;
+
+	for (e = 0; e < p->n; e++)
+		if (p->e[e].until > fed)
+			p->e[k++] = p->e[e];
+	p->n = k;
+	if (k == 0 && p->all_until <= fed)
+		pend_free(md);
 }
 
 /*
@@ -3943,8 +4063,8 @@ feed_hybrid(struct match_set *ms, struct match_dir *md, int dir,
 	/* A failed scan (internal error) reports what it found so far. */
 	(void)ms->api.scan(md->hs, (const char *)data, n, 0, ms->scratch,
 	    on_match, &c);
-	if (md->pre_until > fed0)
-		pre_report(ms, dir);
+	if (md->pend != NULL)
+		pre_report(ms, md, dir, fed0);
 	if (ms->nrep > 0)
 		confirm(ms, md, dir, data, n, fed0, &fc);
 	if (ms->has_slow[dir]) {
@@ -3971,6 +4091,8 @@ feed_hybrid(struct match_set *ms, struct match_dir *md, int dir,
 	}
 	confirm_done(ms);
 	tail_keep(md, data, n);
+	if (md->pend != NULL)
+		pend_expire(md, fed0 + n);
 	if (ms->has_slow[dir]) {
 		sc.overflow = overflow;
 		dir_retain(ms, md, ms->context_slow[dir], &sc);
@@ -4036,7 +4158,7 @@ match_gap(struct match_set *ms, struct match_dir *md, uint32_t len)
 	if (md->hs != NULL)
 		(void)ms->api.reset(md->hs, 0, NULL, NULL, NULL);
 	md->hs_origin = md->fed;
-	md->pre_until = 0;
+	pend_free(md);
 	md->tail_len = 0;
 	md->after_gap = true;
 	md->overflow = false;

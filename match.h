@@ -36,6 +36,8 @@ struct match_set;
  * both allocated when it first gets data and freed by match_dir_release(),
  * which must come before match_set_free() of the set that fed it.
  */
+struct match_pend;
+
 struct match_dir {
 	uint8_t *buf;		/* retained bytes: stream [base, base + len) */
 	uint32_t len;
@@ -53,10 +55,10 @@ struct match_dir {
 	uint32_t tail_cap;
 	uint64_t hs_origin;	/* stream offset of hs's offset 0 */
 	/*
-	 * Patterns found by a literal they hold (match.c, "prefiltered") are
-	 * confirmed in every feed that starts before this stream offset.
+	 * Patterns found by a literal they hold (match.c, "prefiltered")
+	 * whose match may still end in a later feed, or NULL.
 	 */
-	uint64_t pre_until;
+	struct match_pend *pend;
 	struct match_set *owner; /* the set whose memory count holds hs, tail */
 };
 
@@ -141,6 +143,12 @@ int match_set_add(struct match_set *ms, const char *pat, size_t len,
 
 /* Sets the window (bytes a partial match may span) and depth (0: all). */
 void match_set_limits(struct match_set *ms, uint32_t window, uint64_t depth);
+
+/*
+ * Sets the cap on the memory of Vectorscan's streams and tails and of the
+ * patterns pending in them (default 32 MiB): tests make it small.
+ */
+void match_set_streams_cap(struct match_set *ms, size_t bytes);
 
 /*
  * Chooses the engine; only before the first match_feed() or

@@ -1291,6 +1291,83 @@ START_TEST(test_vectorscan_state)
 END_TEST
 
 /*
+ * Prefiltered patterns whose literal was found are kept per direction
+ * until their match can no longer end (their width after it), in memory
+ * counted with the streams'; past the cap, every prefiltered pattern is
+ * confirmed instead, with the same answers.
+ */
+static struct match_set *
+pending_set(size_t cap)
+{
+	static const char *const pats[] = { "alpha1-[0-9]{3}x",
+	    "bravo2-[0-9]{3}x", "charl3-[0-9]{3}x", "delta4-[0-9]{3}x",
+	    "echoo5-[0-9]{3}x", "foxtr6-[0-9]{3}x" };
+	struct match_set *ms = match_set_new();
+	char errbuf[MATCH_ERRBUF_SIZE];
+	struct match_mem mm;
+	size_t i;
+
+	ck_assert_ptr_nonnull(ms);
+	match_set_engine(ms, MATCH_ENGINE_VECTORSCAN);
+	for (i = 0; i < sizeof(pats) / sizeof(pats[0]); i++)
+		ck_assert_int_eq(match_set_add(ms, pats[i], strlen(pats[i]), A,
+		    false, "-a", errbuf), 0);
+	ck_assert_int_eq(match_set_prepare(ms), 6);
+	match_set_memory(ms, &mm);
+	ck_assert_int_eq(mm.prefiltered, 6);
+	if (cap != 0)
+		match_set_streams_cap(ms, mm.dir_bytes + cap);
+	return ms;
+}
+
+START_TEST(test_pending)
+{
+	static const size_t caps[] = { 0, 64 };
+	struct match_set *ms;
+	struct match_dir md;
+	struct match_hit hit;
+	struct match_mem mm;
+	size_t c;
+
+	for (c = 0; c < sizeof(caps) / sizeof(caps[0]); c++) {
+		ms = pending_set(caps[c]);
+		memset(&md, 0, sizeof(md));
+		/* Six literals, none with its match yet. */
+		ck_assert(!feed(ms, &md, 0, "alpha1-1 bravo2-2 charl3-3 "
+		    "delta4-4 echoo5-5 foxtr6-6", &hit));
+		ck_assert_ptr_nonnull(md.pend);
+		match_set_memory(ms, &mm);
+		ck_assert_uint_gt(mm.bytes_live, mm.dir_bytes);
+		ck_assert_uint_le(mm.bytes_live, mm.bytes_max);
+		ck_assert(!feed(ms, &md, 0, "6", &hit));
+		ck_assert(feed(ms, &md, 0, "6x", &hit));
+		ck_assert_int_eq(hit.pattern, 5);
+		ck_assert_uint_eq(hit.offset, 45);
+		ck_assert_uint_eq(hit.len, 11);
+		match_dir_release(&md);
+		ck_assert_ptr_null(md.pend);
+		/* Gone once the match could no longer end... */
+		ck_assert(!feed(ms, &md, 0, "bravo2-12", &hit));
+		ck_assert_ptr_nonnull(md.pend);
+		ck_assert(!feed(ms, &md, 0, "3y", &hit));
+		ck_assert_ptr_nonnull(md.pend);
+		ck_assert(!feed(ms, &md, 0, "yyyyyyyyyyyyyyyyyyyy", &hit));
+		ck_assert_ptr_null(md.pend);
+		/* ... or after a gap, which no match spans. */
+		ck_assert(!feed(ms, &md, 0, "bravo2-12", &hit));
+		ck_assert_ptr_nonnull(md.pend);
+		match_gap(ms, &md, 3);
+		ck_assert_ptr_null(md.pend);
+		ck_assert(!feed(ms, &md, 0, "3x", &hit));
+		match_dir_release(&md);
+		match_set_memory(ms, &mm);
+		ck_assert_uint_eq(mm.bytes_live, 0);
+		match_set_free(ms);
+	}
+}
+END_TEST
+
+/*
  * FLOWGREP_NO_VECTORSCAN=1 leaves every pattern on PCRE2; without it the
  * default engine runs a pattern PCRE2 cannot start fast on Vectorscan.
  */
@@ -2407,6 +2484,7 @@ match_suite(void)
 	tcase_add_test(tc, test_vectorscan_state);
 	tcase_add_test(tc, test_twins_share_code);
 	tcase_add_test(tc, test_prefiltered);
+	tcase_add_test(tc, test_pending);
 	tcase_add_test(tc, test_gated_twins);
 	tcase_add_test(tc, test_env_no_vectorscan);
 	tcase_add_test(tc, test_auto_engine);
