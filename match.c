@@ -3853,13 +3853,16 @@ on_match(unsigned int id, unsigned long long from, unsigned long long to,
 static size_t
 pend_size(uint32_t cap)
 {
-	return sizeof(struct match_pend) + (size_t)cap * sizeof(struct pend_entry);
+	return sizeof(struct match_pend) +
+	    (size_t)cap * sizeof(struct pend_entry);
 }
 
 /*
  * Notes that a match of prefiltered pattern i may end in md's stream
- * before until. Its memory counts in the streams'; past their cap, or out
- * of memory, every prefiltered pattern is run until then (exact, slower).
+ * before until. Its memory counts in the streams'; when the list cannot
+ * grow (their cap, or out of memory), every prefiltered pattern is run
+ * until then (exact, slower). Without memory for a list at all, the match
+ * is lost and counted as an error.
  */
 static void
 pend_note(struct match_set *ms, struct match_dir *md, int i, uint64_t until)
