@@ -415,7 +415,6 @@ struct hs_ctx {
 	struct match_set *ms;
 	unsigned mask;		/* directions of the stream */
 	bool after_gap;		/* anchored patterns cannot match */
-	bool datagram;
 	struct match_dir *md;	/* the stream's direction; NULL: datagram */
 };
 
@@ -3788,6 +3787,16 @@ head_seen(struct match_set *ms, const struct hs_ctx *c, int l,
 	ms->hseen[i] = ms->gen;
 }
 
+/* Reports pattern i for confirm(), once per feed. */
+static void
+report_pat(struct match_set *ms, int i)
+{
+	if (ms->seen[i] == ms->gen || ms->nrep >= ms->rep_cap)
+		return;
+	ms->seen[i] = ms->gen;
+	ms->rep[ms->nrep++] = i;
+}
+
 /*
  * Vectorscan's match callback: notes each pattern once. Matches of patterns
  * that PCRE2 runs for this stream, of the other direction, or anchored
@@ -3809,7 +3818,7 @@ on_match(unsigned int id, unsigned long long from, unsigned long long to,
 	(void)flags;
 	if (i >= (unsigned)ms->rep_cap) {
 		i -= (unsigned)ms->rep_cap;
-		if (c->datagram || i >= (unsigned)ms->rep_cap)
+		if (c->md == NULL || i >= (unsigned)ms->rep_cap)
 			return 0;
 		/* Each leader sharing the head (heads_share()). */
 		for (k = (int)i; k >= 0; k = ms->pats[k].head_next)
@@ -3817,7 +3826,7 @@ on_match(unsigned int id, unsigned long long from, unsigned long long to,
 		return 0;
 	}
 	p = &ms->pats[i];
-	if (!c->datagram) {
+	if (c->md != NULL) {
 		/* The twin of the stream's direction. */
 		if ((k = p->dir_pat[c->mask == MATCH_CLIENT ? 0 : 1]) < 0)
 			return 0;
@@ -3842,11 +3851,8 @@ on_match(unsigned int id, unsigned long long from, unsigned long long to,
 			pend_note(ms, c->md, (int)i,
 			    c->md->hs_origin + to + p->width);
 	}
-	if (!p->fast_dgram || ms->seen[i] == ms->gen ||
-	    ms->nrep >= ms->rep_cap)
-		return 0;
-	ms->seen[i] = ms->gen;
-	ms->rep[ms->nrep++] = (int)i;
+	if (p->fast_dgram)
+		report_pat(ms, (int)i);
 	return 0;
 }
 
@@ -3916,15 +3922,6 @@ pend_free(struct match_dir *md)
 		md->owner->bytes_live -= pend_size(md->pend->cap);
 	free(md->pend);
 	md->pend = NULL;
-}
-
-static void
-report_pat(struct match_set *ms, int i)
-{
-	if (ms->seen[i] == ms->gen || ms->nrep >= ms->rep_cap)
-		return;
-	ms->seen[i] = ms->gen;
-	ms->rep[ms->nrep++] = i;
 }
 
 /*
@@ -4055,7 +4052,7 @@ static bool
 feed_hybrid(struct match_set *ms, struct match_dir *md, int dir,
     const uint8_t *data, uint32_t n, bool reach, struct match_hit *hit)
 {
-	struct hs_ctx c = { ms, dir_mask(dir), md->after_gap, false, md };
+	struct hs_ctx c = { ms, dir_mask(dir), md->after_gap, md };
 	struct match_scan sc, fc;
 	const struct match_scan *best;
 	uint64_t fed0 = md->fed;
@@ -4208,8 +4205,7 @@ bool
 match_datagram(struct match_set *ms, int dir, const uint8_t *data,
     uint32_t len, struct match_hit *hit)
 {
-	struct hs_ctx c = { ms, MATCH_CLIENT | MATCH_SERVER, false, true,
-	    NULL };
+	struct hs_ctx c = { ms, MATCH_CLIENT | MATCH_SERVER, false, NULL };
 	struct match_scan sc;
 	int k;
 
